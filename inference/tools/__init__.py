@@ -32,3 +32,5 @@ class Registry:
 
 
 registry = Registry()
+
+from . import builtin  # noqa: E402,F401  (registers calculator and clock; needs `registry` above)
