@@ -1,0 +1,365 @@
+"""Token ids of one generation → `message.start` / `message.delta` / `message.end` frames.
+
+A tolerant, lossless streaming parser of gpt-oss harmony output. It works on token ids
+(a state machine over `<|start|>`, `<|channel|>`, `<|constrain|>`, `<|message|>`, `<|end|>`,
+`<|call|>`, `<|return|>`), decodes text bytes incrementally so a character split across
+tokens is never broken, and reads each header from its text so that recipients written in
+odd places, glued words and a missing `<|message|>` are understood. The recovery rules are
+in docs/harmony-parsing.md; in short:
+
+- `notes`: output that was malformed but placed with certainty (recipient in an odd place,
+  a function call on the analysis channel, missing `<|message|>` / `<|start|>` / `<|end|>`,
+  stray stop tokens, a generation cut off mid-message). The turn goes on.
+- `problems`: text that could not be placed. It is still emitted, in a message whose channel
+  is `unparsed`, and the turn must end `failed` with `harmony_parse`.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import functools
+import re
+from dataclasses import dataclass, field
+
+from . import events, harmony, vocab
+from .harmony import CALL, CHANNEL, CONSTRAIN, END, MESSAGE, RETURN, SPECIAL_NAMES, START
+
+ROLES = ("assistant", "user", "system", "developer", "tool")
+CHANNELS = ("analysis", "commentary", "final")
+UNPARSED = "unparsed"
+# Bare content-type words a header may carry (`commentary json`); anything after
+# `<|constrain|>` is a content type too.
+CONTENT_TYPE_WORDS = ("json", "code", "text", "markdown")
+# Characters a header word can be made of; the first other character starts a body
+# (`json{"a": 1}` is a content type glued to its body).
+HEADER_WORD = re.compile(r"[A-Za-z0-9_.\-=/]*")
+NAME = re.compile(r"[A-Za-z_][\w\-]*(?:\.[\w\-]+)*")
+DOTTED_NAME = re.compile(r"[A-Za-z_][\w\-]*\.[\w\-]+(?:\.[\w\-]+)*")
+# A header that runs this long without `<|message|>` and without a body word is not a header.
+MAX_HEADER_TOKENS = 64
+FIRST_SPECIAL_ID = 199998  # o200k_harmony: every id from here on is a special token
+
+
+@functools.lru_cache(maxsize=1)
+def token_bytes() -> dict[int, bytes]:
+    """The bytes of every ordinary token, read from the provisioned vocabulary, so text can
+    be decoded incrementally (openai-harmony only decodes whole strings)."""
+    table = {}
+    with open(vocab.ensure_vocab("o200k_base"), "rb") as f:
+        for line in f:
+            token, rank = line.split()
+            table[int(rank)] = base64.b64decode(token)
+    return table
+
+
+@dataclass
+class ParsedMessage:
+    index: int
+    role: str
+    channel: str | None
+    recipient: str | None
+    content_type: str | None
+    author: str | None = None  # the tool's name for role `tool`; None for the assistant
+    text: str = ""
+    token_ids: list[int] = field(default_factory=list)
+    terminator: int | None = None  # END, CALL or RETURN; None when cut off or interrupted
+
+    def to_msg(self) -> harmony.Msg:
+        return harmony.Msg(role=self.role, text=self.text, channel=self.channel,
+                           recipient=self.recipient, content_type=self.content_type,
+                           author=self.author)
+
+
+@dataclass
+class Header:
+    """What a header's text says, read by `read_header`."""
+
+    role: str | None = None
+    author: str | None = None
+    channel: str | None = None
+    recipient: str | None = None
+    content_type: str | None = None
+    body: str | None = None  # text found where the header should have ended; None: none yet
+    notes: list[str] = field(default_factory=list)
+
+
+def split_word(word: str, kind: str, first: bool) -> list[tuple[str, str]] | None:
+    """Read one whitespace-free run of header characters as header items, allowing glued
+    items (`commentaryto=functions.x`, `assistantfunctions.x`); None if it is not a header."""
+    items, rest = [], word
+    while rest:
+        match = None
+        if first and kind == "role":
+            match = next((("role", r) for r in ROLES if rest.startswith(r)), None)
+        elif first and kind == "channel":
+            match = next((("channel", c) for c in CHANNELS if rest.startswith(c)), None)
+            if match is None and not rest.startswith("to="):
+                name = re.match(r"[A-Za-z_][\w\-]*?(?=to=|$)", rest)
+                match = ("channel", name.group()) if name else None
+        elif first and kind == "constrain":
+            ctype = re.match(r"[\w\-/.]+?(?=to=|$)", rest)
+            match = ("content_type", "<|constrain|>" + ctype.group()) if ctype else None
+        if match is None:
+            to = re.match(r"to=", rest)
+            dotted = DOTTED_NAME.match(rest)
+            word_ct = next((c for c in CONTENT_TYPE_WORDS if rest.startswith(c)), None)
+            if to:
+                name = NAME.match(rest, 3)
+                match = ("recipient", name.group() if name else "")
+                rest = rest[3:]
+            elif dotted:
+                match = ("dotted", dotted.group())
+            elif word_ct:
+                match = ("content_type", word_ct)
+            else:
+                return None
+        items.append(match)
+        rest = rest[len(match[1]):]
+        first = False
+    return items
+
+
+def read_header(segments: list[list[str]], mode: str, complete: bool) -> Header | None:
+    """Read a header from its segments ([kind, text]; kind `role`, `channel` or `constrain`,
+    the special token that opened the segment). `mode` says how the message began:
+    `implicit` (the prompt's `<|start|>assistant`), `start` (a `<|start|>` of its own) or
+    `loose` (no `<|start|>`: after `<|end|>`, or a header token inside a body).
+    Returns None while the last word may still grow (not `complete`) and nothing decided."""
+    head = Header(role="assistant" if mode == "implicit" else None)
+    dotted: list[str] = []
+    for s, (kind, text) in enumerate(segments):
+        first = not (kind == "role" and mode == "implicit")
+        for m in re.finditer(r"\S+", text):
+            word = m.group()
+            header_part = HEADER_WORD.match(word).group()
+            last_open = complete is False and s == len(segments) - 1 and m.end() == len(text)
+            if last_open and header_part == word:
+                return None  # the word may continue in the next token
+            items = split_word(header_part, kind, first) if header_part else []
+            if items is None:  # a word no header has: the body began here
+                head.body = text[m.start():]
+            elif header_part != word:  # header items glued to the body (`json{"a": 1}`)
+                head.body = text[m.start() + len(header_part):]
+            for field_name, value in items or []:
+                if field_name == "dotted":
+                    dotted.append(value)
+                elif field_name == "role" and head.role is None:
+                    head.role = value
+                elif field_name == "channel":
+                    if head.channel and head.channel != value:
+                        head.notes.append(f"two channels in one header ({head.channel}, {value})")
+                    head.channel = value
+                elif field_name == "recipient" and value:
+                    head.recipient = value
+                elif field_name == "content_type":
+                    head.content_type = value
+            if head.body is not None:
+                head.body += "".join(SPECIAL_NAMES[{"channel": CHANNEL, "constrain": CONSTRAIN}[k]]
+                                     + t for k, t in segments[s + 1:])
+                return finish_header(head, dotted, mode)
+            first = False
+    return finish_header(head, dotted, mode)
+
+
+def finish_header(head: Header, dotted: list[str], mode: str) -> Header:
+    """Settle role, author and recipient from the names found; a dotted name before a
+    `to=` is a tool's authorship (`functions.x to=assistant`), otherwise a recipient."""
+    if dotted:
+        if head.role is None and head.recipient:
+            head.role, head.author = "tool", dotted[0]
+        elif head.recipient is None:
+            head.recipient = dotted[0]
+            head.notes.append(f"recipient {dotted[0]} written without 'to='")
+    if head.role is None:
+        head.role = "assistant"
+    if head.role == "tool" and head.author is None:
+        head.author = head.recipient
+    return head
+
+
+class HarmonyStream:
+    """Feed the token ids of one generation; frames go to `emit` as they are decided."""
+
+    def __init__(self, turn_id, emit, first_index=0):
+        self.turn_id = turn_id
+        self.emit = emit
+        self.next_index = first_index
+        self.messages: list[ParsedMessage] = []
+        self.problems: list[str] = []
+        self.notes: list[str] = []
+        self.stop_token: int | None = None
+        self.tokens_seen = 0
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._bytes = token_bytes()
+        self._current: ParsedMessage | None = None  # the message whose body is streaming
+        self._pending_ids: list[int] = []  # tokens of the header being read
+        self._new_header("implicit")
+
+    # -- feeding --------------------------------------------------------------------------
+
+    def feed(self, token_id: int) -> None:
+        self.tokens_seen += 1
+        self.stop_token = token_id if token_id in (CALL, RETURN) else None
+        if token_id < FIRST_SPECIAL_ID:
+            self._text(self._decoder.decode(self._bytes.get(token_id, b"")), token_id)
+            return
+        self._text(self._decoder.decode(b"", final=True), None)  # a character cut by a special
+        if self._current is not None:
+            self._special_in_body(token_id)
+        else:
+            self._special_in_header(token_id)
+
+    def finish(self) -> None:
+        """Close whatever is open at the end of the generation."""
+        self._text(self._decoder.decode(b"", final=True), None)
+        if self._current is not None:
+            self.notes.append(f"generation ended inside message {self._current.index}")
+            self._close(None)
+        elif self._segments_have_text():
+            head = read_header(self._segments, self._mode, complete=True)
+            if head.body:
+                self._open(head, missing_message=True)
+                self._close(None)
+            else:
+                self.notes.append("generation ended inside a message header")
+
+    # -- text -----------------------------------------------------------------------------
+
+    def _text(self, text: str, token_id: int | None) -> None:
+        if self._current is not None:
+            if token_id is not None:
+                self._current.token_ids.append(token_id)
+            self._delta(text)
+            return
+        if token_id is not None:
+            self._pending_ids.append(token_id)
+        if not text:
+            return
+        self._segments[-1][1] += text
+        head = read_header(self._segments, self._mode, complete=False)
+        if head is not None and head.body is not None:
+            self._open(head, missing_message=True)
+        elif len(self._pending_ids) > MAX_HEADER_TOKENS:
+            self._open_unparsed("a header ran past %d tokens without <|message|>" % MAX_HEADER_TOKENS)
+
+    def _delta(self, text: str) -> None:
+        if text:
+            self._current.text += text
+            self.emit(events.message_delta(self.turn_id, self._current.index, text))
+
+    # -- special tokens -------------------------------------------------------------------
+
+    def _special_in_header(self, token_id: int) -> None:
+        self._pending_ids.append(token_id)
+        if token_id in (CHANNEL, CONSTRAIN):
+            self._segments.append(["channel" if token_id == CHANNEL else "constrain", ""])
+        elif token_id == START:
+            if self._segments_have_text():
+                self.notes.append("a header was abandoned for a new <|start|>")
+            elif self._mode == "start":
+                self.notes.append("doubled <|start|>")
+            self._new_header("start", keep_ids=True)
+        elif token_id == MESSAGE:
+            head = read_header(self._segments, self._mode, complete=True)
+            body = head.body or ""
+            if head.body:
+                head.notes.append("text before <|message|> moved into the body")
+            head.body = None
+            self._open(head, missing_message=False)
+            self._delta(body)
+        elif token_id in (END, CALL, RETURN):
+            if self._segments_have_text():
+                head = read_header(self._segments, self._mode, complete=True)
+                self._open(head, missing_message=head.body is not None)
+                self._close(token_id)
+                self._new_header("loose")
+            else:
+                self.notes.append(f"stray {SPECIAL_NAMES[token_id]} outside a message")
+                self._new_header("loose", keep_ids=True)
+        else:
+            self.notes.append(f"unexpected special token {harmony.decode([token_id])} ignored")
+
+    def _special_in_body(self, token_id: int) -> None:
+        msg = self._current
+        if token_id in (END, CALL, RETURN):
+            msg.token_ids.append(token_id)
+            if token_id == CALL and not msg.recipient:
+                self.notes.append(f"message {msg.index} ends with <|call|> but has no recipient")
+            if token_id == RETURN and msg.recipient:
+                self.notes.append(f"call in message {msg.index} ended with <|return|>")
+            self._close(token_id)
+            self._new_header("loose")
+        elif token_id in (START, CHANNEL):
+            self.notes.append(f"message {msg.index} not closed with <|end|> before "
+                              f"{SPECIAL_NAMES[token_id]}")
+            self._close(None)
+            self._new_header("start" if token_id == START else "implicit")
+            self._pending_ids.append(token_id)
+            if token_id == CHANNEL:
+                self._segments.append(["channel", ""])
+        else:
+            msg.token_ids.append(token_id)
+            self.notes.append(f"stray {harmony.decode([token_id])} inside message {msg.index} ignored")
+
+    # -- messages -------------------------------------------------------------------------
+
+    def _new_header(self, mode: str, keep_ids: bool = False) -> None:
+        self._mode = mode
+        self._segments: list[list[str]] = [["role", ""]]
+        if not keep_ids:
+            self._pending_ids = []
+
+    def _segments_have_text(self) -> bool:
+        return len(self._segments) > 1 or bool(self._segments[0][1].strip())
+
+    def _open(self, head: Header, missing_message: bool) -> None:
+        """Start a message from a read header, deciding its channel; emit its body so far."""
+        channel, problem = head.channel, None
+        if channel is None and head.recipient and head.recipient.startswith("functions."):
+            channel = "commentary"
+            head.notes.append(f"call to {head.recipient} without a channel put on commentary")
+        elif channel is None:
+            where = "outside messages" if self._mode == "loose" else "in a message without a channel"
+            problem = f"text {where}"
+        elif channel not in CHANNELS:
+            problem = f"unknown channel {channel!r}"
+        elif channel == "analysis" and head.recipient and head.recipient.startswith("functions."):
+            channel = "commentary"
+            head.notes.append(f"call to {head.recipient} on the analysis channel moved to commentary")
+        body = head.body or ""
+        if problem:
+            channel = UNPARSED
+            # Nothing of an unplaceable header is dropped: its whole text becomes the body.
+            if head.channel is None and head.body is not None:
+                body = "".join(t if i == 0 else SPECIAL_NAMES[CHANNEL if k == "channel" else CONSTRAIN] + t
+                               for i, (k, t) in enumerate(self._segments)).lstrip()
+        if missing_message and not problem:
+            head.notes.append("missing <|message|>: the body starts at the first non-header word")
+        msg = ParsedMessage(index=self.next_index, role=head.role, channel=channel,
+                            recipient=head.recipient, content_type=head.content_type,
+                            author=head.author if head.role == "tool" else None,
+                            token_ids=self._pending_ids)
+        self.next_index += 1
+        self._pending_ids = []
+        self.messages.append(msg)
+        self._current = msg
+        self.notes += [f"message {msg.index}: {n}" for n in head.notes]
+        if problem:
+            self.problems.append(f"message {msg.index}: {problem}")
+        self.emit(events.message_start(self.turn_id, msg.index, msg.role, msg.channel,
+                                       msg.recipient, msg.content_type))
+        self._delta(body)
+
+    def _open_unparsed(self, why: str) -> None:
+        head = Header(role="assistant", body=None)
+        text = "".join(t if i == 0 else SPECIAL_NAMES[CHANNEL if k == "channel" else CONSTRAIN] + t
+                       for i, (k, t) in enumerate(self._segments))
+        self._open(head, missing_message=False)  # channel None → unparsed, problem noted
+        self.problems[-1] = f"message {self._current.index}: {why}"
+        self._delta(text)
+
+    def _close(self, terminator: int | None) -> None:
+        msg, self._current = self._current, None
+        msg.terminator = terminator
+        self.emit(events.message_end(self.turn_id, msg.index, len(msg.token_ids)))
