@@ -125,11 +125,17 @@ def read_header(segments: list[list[str]], mode: str, complete: bool) -> Header 
     the special token that opened the segment). `mode` says how the message began:
     `implicit` (the prompt's `<|start|>assistant`), `start` (a `<|start|>` of its own) or
     `loose` (no `<|start|>`: after `<|end|>`, or a header token inside a body).
-    Returns None while the last word may still grow (not `complete`) and nothing decided."""
+    Returns None while the last word may still grow (not `complete`) and nothing decided.
+
+    Words that are only probably header (a bare `json`, a dotted name such as `e.g.`) are
+    held back: if a body word follows them in the same segment, `<|message|>` was missing
+    and they are given back to the body, so no text is lost to a guess."""
     head = Header(role="assistant" if mode == "implicit" else None)
     dotted: list[str] = []
     for s, (kind, text) in enumerate(segments):
         first = not (kind == "role" and mode == "implicit")
+        held: list[tuple[str, str]] = []
+        held_from = None  # offset in `text` of the first held word
         for m in re.finditer(r"\S+", text):
             word = m.group()
             header_part = HEADER_WORD.match(word).group()
@@ -137,32 +143,55 @@ def read_header(segments: list[list[str]], mode: str, complete: bool) -> Header 
             if last_open and header_part == word:
                 return None  # the word may continue in the next token
             items = split_word(header_part, kind, first) if header_part else []
-            if items is None:  # a word no header has: the body began here
-                head.body = text[m.start():]
-            elif header_part != word:  # header items glued to the body (`json{"a": 1}`)
-                head.body = text[m.start() + len(header_part):]
-            for field_name, value in items or []:
-                if field_name == "dotted":
-                    dotted.append(value)
-                elif field_name == "role" and head.role is None:
-                    head.role = value
-                elif field_name == "channel":
-                    if head.channel and head.channel != value:
-                        head.notes.append(f"two channels in one header ({head.channel}, {value})")
-                    head.channel = value
-                elif field_name == "recipient" and value:
-                    head.recipient = value
-                elif field_name == "content_type":
-                    head.content_type = value
-            if head.body is not None:
-                head.body += "".join(SPECIAL_NAMES[{"channel": CHANNEL, "constrain": CONSTRAIN}[k]]
-                                     + t for k, t in segments[s + 1:])
-                return finish_header(head, dotted, mode)
             first = False
-    return finish_header(head, dotted, mode)
+            glued = items is not None and header_part != word
+            if glued and (word[len(header_part)] in "{[" or any(map(is_certain, items))):
+                # header items glued to their body (`json{"a": 1}`): the body starts after them
+                apply_items(head, dotted, held + items)
+                body_from = m.start() + len(header_part)
+            elif items is None or glued:  # a body word: held-back words belong to the body
+                body_from = m.start() if held_from is None else held_from
+            elif all(not is_certain(item) for item in items):
+                held += items
+                held_from = m.start() if held_from is None else held_from
+                continue
+            else:
+                apply_items(head, dotted, held + items)
+                held, held_from = [], None
+                continue
+            head.body = text[body_from:] + "".join(
+                SPECIAL_NAMES[CHANNEL if k == "channel" else CONSTRAIN] + t for k, t in segments[s + 1:])
+            return finish_header(head, dotted)
+        apply_items(head, dotted, held)
+    return finish_header(head, dotted)
 
 
-def finish_header(head: Header, dotted: list[str], mode: str) -> Header:
+def is_certain(item: tuple[str, str]) -> bool:
+    """Whether a header item can only be header: bare content-type words and dotted names
+    other than `functions.*` could be the first words of a body."""
+    kind, value = item
+    if kind == "dotted":
+        return value.startswith("functions.")
+    return not (kind == "content_type" and not value.startswith("<|constrain|>"))
+
+
+def apply_items(head: Header, dotted: list[str], items: list[tuple[str, str]]) -> None:
+    for field_name, value in items:
+        if field_name == "dotted":
+            dotted.append(value)
+        elif field_name == "role" and head.role is None:
+            head.role = value
+        elif field_name == "channel":
+            if head.channel and head.channel != value:
+                head.notes.append(f"two channels in one header ({head.channel}, {value})")
+            head.channel = value
+        elif field_name == "recipient" and value:
+            head.recipient = value
+        elif field_name == "content_type":
+            head.content_type = value
+
+
+def finish_header(head: Header, dotted: list[str]) -> Header:
     """Settle role, author and recipient from the names found; a dotted name before a
     `to=` is a tool's authorship (`functions.x to=assistant`), otherwise a recipient."""
     if dotted:
@@ -331,7 +360,7 @@ class HarmonyStream:
         if problem:
             channel = UNPARSED
             # Nothing of an unplaceable header is dropped: its whole text becomes the body.
-            if head.channel is None and head.body is not None:
+            if head.body is not None:
                 body = "".join(t if i == 0 else SPECIAL_NAMES[CHANNEL if k == "channel" else CONSTRAIN] + t
                                for i, (k, t) in enumerate(self._segments)).lstrip()
         if missing_message and not problem:
