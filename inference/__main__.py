@@ -1,0 +1,178 @@
+"""`python -m inference {render,parse,chat}`: the harmony core from the command line.
+
+- render: print the exact harmony prompt of one user message (text, then token ids).
+- parse:  read a raw completion as servers log it and print the protocol events it
+          yields, plus what was malformed (docs/harmony-parsing.md).
+- chat:   run a turn on a model (inference/chat_cli.py); imported only when asked for,
+          so render and parse need neither torch nor a checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import harmony
+
+PROMPT_TAIL = "<|start|>assistant"
+
+
+class CliError(Exception):
+    """Bad input on the command line; printed as one line, exit status 2."""
+
+
+def load_functions(path: str) -> list[harmony.FunctionTool]:
+    """A JSON file holding a list of function tools: {name, description, parameters}."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except OSError as exc:
+        raise CliError(f"cannot read --functions file: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise CliError(f"--functions file {path} is not JSON: {exc}") from exc
+    if not isinstance(data, list):
+        raise CliError(f"--functions file {path} must hold a JSON list of function tools")
+    tools = []
+    for i, item in enumerate(data):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise CliError(f"--functions item {i} must be an object with a string 'name'")
+        unknown = set(item) - {"name", "description", "parameters"}
+        if unknown:
+            raise CliError(f"--functions item {item['name']!r} has unknown keys: "
+                           f"{', '.join(sorted(unknown))}")
+        tools.append(harmony.FunctionTool(item["name"], item.get("description", ""),
+                                          item.get("parameters")))
+    return tools
+
+
+def settings_from(args) -> harmony.TurnSettings:
+    builtin = [n.strip() for n in args.tools.split(",") if n.strip()] if args.tools else []
+    return harmony.TurnSettings(
+        effort=args.effort, developer_instructions=args.developer or "",
+        tools=load_functions(args.functions) if args.functions else [],
+        builtin_tools=builtin, date=args.date)
+
+
+def cmd_render(args) -> int:
+    from .tools import UnknownTool
+
+    try:
+        ids = harmony.render_prompt([harmony.Msg(role="user", text=args.text)], settings_from(args))
+    except (harmony.RenderError, UnknownTool) as exc:
+        raise CliError(str(exc).strip('"')) from exc
+    text = harmony.decode(ids)
+    if args.json:
+        print(json.dumps({"text": text, "ids": ids}, ensure_ascii=False))
+    else:
+        print(text)
+        print()
+        print(" ".join(map(str, ids)))
+    return 0
+
+
+def read_completion(source: str) -> str:
+    if source == "-":
+        return sys.stdin.read()
+    try:
+        with open(source, encoding="utf-8") as f:
+            return f.read()
+    except OSError as exc:
+        raise CliError(f"cannot read {source}: {exc}") from exc
+
+
+class TextPrinter:
+    """Events as channel-labelled text for people: a `[index channel → recipient]` line
+    when a message starts, its text as it arrives."""
+
+    def __call__(self, frame):
+        kind = frame["type"]
+        if kind == "message.start":
+            label = f"{frame['index']} {frame['role']}/{frame['channel']}"
+            if frame["recipient"]:
+                label += f" → {frame['recipient']}"
+            if frame["content_type"]:
+                label += f" ({frame['content_type']})"
+            print(f"[{label}]")
+        elif kind == "message.delta":
+            print(frame["text"], end="")
+        elif kind == "message.end":
+            print(f"\n[/{frame['index']}: {frame['tokens']} tokens]")
+
+
+def cmd_parse(args) -> int:
+    from .stream import HarmonyStream
+
+    completion = read_completion(args.file)
+    if completion.lstrip().startswith(PROMPT_TAIL):  # a log that kept the prompt's tail
+        completion = completion.lstrip()[len(PROMPT_TAIL):]
+    if args.json:
+        def emit(frame):
+            print(json.dumps(frame, ensure_ascii=False))
+    else:
+        emit = TextPrinter()
+    parser = HarmonyStream("parse", emit)
+    for token_id in harmony.encode(completion):
+        parser.feed(token_id)
+    parser.finish()
+    stop = harmony.SPECIAL_NAMES.get(parser.stop_token)
+    if args.json:
+        print(json.dumps({"type": "parse.report", "problems": parser.problems,
+                          "notes": parser.notes, "messages": len(parser.messages),
+                          "stop_token": stop}, ensure_ascii=False))
+    else:
+        print(f"-- {len(parser.messages)} messages, ended on {stop or 'no stop token'}")
+        for line in parser.problems:
+            print(f"problem: {line}")
+        for line in parser.notes:
+            print(f"note: {line}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m inference", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    render = sub.add_parser("render", help="print the harmony prompt of one user message")
+    render.add_argument("text", help="the user's message")
+    render.add_argument("--effort", choices=harmony.EFFORTS, default="medium")
+    render.add_argument("--tools", help="built-in tools to enable, comma-separated (calculator,clock)")
+    render.add_argument("--developer", help="developer instructions")
+    render.add_argument("--functions", metavar="FILE.json",
+                        help="a JSON list of function tools {name, description, parameters}")
+    render.add_argument("--date", metavar="YYYY-MM-DD", help="conversation date (default today)")
+    render.add_argument("--json", action="store_true", help='print {"text": ..., "ids": [...]}')
+    render.set_defaults(run=cmd_render)
+
+    parse = sub.add_parser("parse", help="parse a raw harmony completion into protocol events")
+    parse.add_argument("file", nargs="?", default="-", help="the completion (default: stdin)")
+    parse.add_argument("--json", action="store_true", help="JSON lines, then a parse.report")
+    parse.set_defaults(run=cmd_parse)
+
+    sub.add_parser("chat", help="run a turn on a model (see `chat --help`)")
+    return parser
+
+
+def chat(argv: list[str]) -> int:
+    from . import chat_cli  # imports the engine (torch): only when chatting
+
+    parser = argparse.ArgumentParser(prog="python -m inference chat")
+    chat_cli.add_arguments(parser)
+    return chat_cli.main(parser.parse_args(argv)) or 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv[:1] == ["chat"]:
+            return chat(argv[1:])
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
