@@ -120,7 +120,8 @@ def split_word(word: str, kind: str, first: bool) -> list[tuple[str, str]] | Non
     return items
 
 
-def read_header(segments: list[list[str]], mode: str, complete: bool) -> Header | None:
+def read_header(segments: list[list[str]], mode: str, complete: bool,
+                terminated: bool = False) -> Header | None:
     """Read a header from its segments ([kind, text]; kind `role`, `channel` or `constrain`,
     the special token that opened the segment). `mode` says how the message began:
     `implicit` (the prompt's `<|start|>assistant`), `start` (a `<|start|>` of its own) or
@@ -128,8 +129,9 @@ def read_header(segments: list[list[str]], mode: str, complete: bool) -> Header 
     Returns None while the last word may still grow (not `complete`) and nothing decided.
 
     Words that are only probably header (a bare `json`, a dotted name such as `e.g.`) are
-    held back: if a body word follows them in the same segment, `<|message|>` was missing
-    and they are given back to the body, so no text is lost to a guess."""
+    held back: if a body word follows them in the same segment, or the message ends
+    (`terminated`) without `<|message|>`, they are given back to the body, so no text is
+    lost to a guess."""
     head = Header(role="assistant" if mode == "implicit" else None)
     dotted: list[str] = []
     for s, (kind, text) in enumerate(segments):
@@ -162,7 +164,10 @@ def read_header(segments: list[list[str]], mode: str, complete: bool) -> Header 
             head.body = text[body_from:] + "".join(
                 SPECIAL_NAMES[CHANNEL if k == "channel" else CONSTRAIN] + t for k, t in segments[s + 1:])
             return finish_header(head, dotted)
-        apply_items(head, dotted, held)
+        if terminated and held_from is not None and s == len(segments) - 1:
+            head.body = text[held_from:]
+        else:
+            apply_items(head, dotted, held)
     return finish_header(head, dotted)
 
 
@@ -246,7 +251,7 @@ class HarmonyStream:
             self.notes.append(f"generation ended inside message {self._current.index}")
             self._close(None)
         elif self._segments_have_text():
-            head = read_header(self._segments, self._mode, complete=True)
+            head = read_header(self._segments, self._mode, complete=True, terminated=True)
             if head.body:
                 self._open(head, missing_message=True)
                 self._close(None)
@@ -299,7 +304,7 @@ class HarmonyStream:
             self._delta(body)
         elif token_id in (END, CALL, RETURN):
             if self._segments_have_text():
-                head = read_header(self._segments, self._mode, complete=True)
+                head = read_header(self._segments, self._mode, complete=True, terminated=True)
                 self._open(head, missing_message=head.body is not None)
                 self._close(token_id)
                 self._new_header("loose")
