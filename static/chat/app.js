@@ -1,0 +1,276 @@
+// The chat page: stored turns from the page, live turns from the WebSocket, the composer,
+// the sidebar and the settings drawer. Frames go to the TurnView of their turn.
+
+import { ChatSocket } from "./socket.js";
+import { SettingsDrawer, SettingsError } from "./settings.js";
+import { TurnView } from "./turn_view.js";
+
+const SETTINGS_KEYS = ["developer_instructions", "tools", "builtin_tools", "temperature", "top_p",
+  "max_output_tokens", "seed"];
+const EFFORT_KEY = "gptoss.effort";
+const CHECK_EVERY_MS = 3000;
+const SILENT_TURN_MS = 12000; // a turn unheard of this long is checked against the database
+
+const page = JSON.parse(document.getElementById("page-data").textContent);
+const $ = (selector) => document.querySelector(selector);
+const transcript = $("#transcript");
+const turnsNode = $("#turns");
+const composer = $("#composer");
+const textarea = $("#composer-text");
+const sendButton = $("#send");
+
+let conversationId = page.conversation?.id ?? null;
+const byTurnId = new Map();
+const byRequestId = new Map();
+let settingsProblem = null;
+
+function requestId() {
+  return crypto.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}
+
+async function fetchJson(url) {
+  const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return response.json();
+}
+
+// ---- turns ----
+
+const actions = {
+  cancel(view) {
+    socket.send({ type: "turn.cancel", turn_id: view.turnId });
+  },
+  regenerate(view, effort) {
+    const settings = Object.fromEntries(SETTINGS_KEYS.filter((k) => k in view.settings).map((k) => [k, view.settings[k]]));
+    startTurn(view.userText, effort, settings, view.turnId);
+  },
+  toolOutput(view, callId, output) {
+    socket.send({ type: "tool.output", turn_id: view.turnId, call_id: callId, output });
+  },
+};
+
+function addView(options) {
+  const view = new TurnView({ ...options, efforts: page.efforts, actions });
+  turnsNode.append(view.el);
+  $("#empty-state").hidden = true;
+  if (view.turnId !== null) byTurnId.set(view.turnId, view);
+  if (view.requestId) byRequestId.set(view.requestId, view);
+  return view;
+}
+
+function showStored(payload) {
+  const view = byTurnId.get(payload.turn_id) ?? addView({
+    userText: payload.user_text, effort: payload.effort, settings: payload.settings,
+    turnId: payload.turn_id, regeneratedFrom: payload.regenerated_from,
+  });
+  view.clear();
+  view.applyAll(payload.frames);
+  return view;
+}
+
+function startTurn(text, effort, settings, regenerateOf = null) {
+  const frame = { type: "turn.create", request_id: requestId(), conversation_id: conversationId, text, effort, settings };
+  if (regenerateOf !== null) frame.regenerate_of = regenerateOf;
+  addView({ userText: text, effort, settings, requestId: frame.request_id, regeneratedFrom: regenerateOf });
+  stickToBottom = true;
+  scrollToBottom();
+  socket.send(frame);
+}
+
+function route(frame) {
+  if (frame.type === "turn.queued" && byRequestId.has(frame.request_id)) {
+    const view = byRequestId.get(frame.request_id);
+    byTurnId.set(frame.turn_id, view);
+    if (conversationId === null && frame.conversation_id !== null) enterConversation(frame.conversation_id, view.userText);
+    view.apply(frame);
+    return;
+  }
+  if (frame.turn_id !== undefined && byTurnId.has(frame.turn_id)) {
+    byTurnId.get(frame.turn_id).apply(frame);
+    return;
+  }
+  if (frame.type === "error" && byRequestId.has(frame.request_id)) {
+    byRequestId.get(frame.request_id).apply(frame);
+    return;
+  }
+  if (frame.type === "turn.queued" && frame.conversation_id === conversationId && conversationId !== null) {
+    adopt(frame.turn_id); // started elsewhere (another tab) in this conversation
+    return;
+  }
+  if (frame.type === "error") toast(frame.message);
+}
+
+async function adopt(turnId) {
+  try {
+    if (!byTurnId.has(turnId)) showStored(await fetchJson(`/api/turns/${turnId}/`));
+  } catch (error) {
+    console.warn(error);
+  }
+}
+
+// A turn we may have missed frames of (after a reconnect, or silent too long) is redrawn
+// from the database. While it still runs this waits for `force`, so live text is not
+// replaced by an older stored copy without reason.
+async function refresh(view, force) {
+  try {
+    const payload = await fetchJson(`/api/turns/${view.turnId}/`);
+    const last = payload.frames[payload.frames.length - 1];
+    const stored = last?.type === "turn.done" || last?.type === "tool.awaiting";
+    if (force || stored) showStored(payload);
+    view.lastFrameAt = Date.now();
+  } catch (error) {
+    console.warn(error);
+  }
+}
+
+function unfinished() {
+  return [...new Set(byTurnId.values())].filter((v) => !v.done && v.turnId !== null);
+}
+
+setInterval(() => {
+  for (const view of unfinished()) {
+    if (view.status !== "awaiting" && Date.now() - view.lastFrameAt > SILENT_TURN_MS) refresh(view, false);
+  }
+}, CHECK_EVERY_MS);
+
+// ---- conversation and sidebar ----
+
+function enterConversation(id, text) {
+  conversationId = id;
+  history.replaceState(null, "", `/c/${id}/`);
+  const title = text.split(/\s+/).join(" ").slice(0, 80);
+  $("#conv-title").textContent = title;
+  document.title = `${title} · gpt-oss chat`;
+  $("#conv-empty")?.remove();
+  for (const item of document.querySelectorAll(".conv-item.active")) item.classList.remove("active");
+  const item = document.createElement("a");
+  item.className = "conv-item active";
+  item.href = `/c/${id}/`;
+  item.dataset.conversationId = id;
+  const titleNode = document.createElement("span");
+  titleNode.className = "conv-title";
+  titleNode.textContent = title;
+  const time = document.createElement("time");
+  time.className = "conv-time";
+  time.textContent = "now";
+  item.append(titleNode, time);
+  $(".conv-list-label").after(item);
+}
+
+function toast(message) {
+  const node = document.createElement("div");
+  node.className = "toast";
+  node.setAttribute("role", "alert");
+  node.textContent = message;
+  document.body.append(node);
+  setTimeout(() => node.remove(), 6000);
+}
+
+// ---- scrolling: follow the stream unless the reader scrolled up ----
+
+let stickToBottom = true;
+
+function scrollToBottom() {
+  transcript.scrollTop = transcript.scrollHeight;
+}
+
+transcript.addEventListener("scroll", () => {
+  stickToBottom = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 80;
+});
+new ResizeObserver(() => { if (stickToBottom) scrollToBottom(); }).observe(turnsNode);
+
+// ---- composer ----
+
+const effortInputs = [...composer.querySelectorAll("input[name=effort]")];
+const savedEffort = localStorage.getItem(EFFORT_KEY);
+for (const input of effortInputs) {
+  if (input.value === savedEffort) input.checked = true;
+  input.addEventListener("change", () => localStorage.setItem(EFFORT_KEY, input.value));
+}
+
+function autosize() {
+  textarea.style.height = "auto";
+  textarea.style.height = `${Math.min(textarea.scrollHeight, 240)}px`;
+  sendButton.disabled = !textarea.value.trim();
+}
+
+textarea.addEventListener("input", autosize);
+textarea.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    composer.requestSubmit();
+  }
+});
+
+composer.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = textarea.value.trim();
+  if (!text) return;
+  let settings;
+  try {
+    settings = drawer.value();
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    drawer.open();
+    return;
+  }
+  const effort = effortInputs.find((i) => i.checked)?.value ?? "medium";
+  startTurn(text, effort, settings);
+  textarea.value = "";
+  autosize();
+});
+
+for (const button of document.querySelectorAll("[data-suggest]")) {
+  button.addEventListener("click", () => {
+    textarea.value = button.dataset.suggest;
+    autosize();
+    textarea.focus();
+  });
+}
+
+// ---- drawer, sidebar, connection state ----
+
+const drawer = new SettingsDrawer($("#settings"), {
+  onChange({ changes, problem }) {
+    settingsProblem = problem;
+    const badge = $("#settings-badge");
+    badge.hidden = !changes && !problem;
+    badge.textContent = problem ? "!" : String(changes);
+    badge.classList.toggle("bad", Boolean(problem));
+  },
+});
+
+document.addEventListener("click", (event) => {
+  const action = event.target.closest("[data-action]")?.dataset.action;
+  if (action === "open-settings") drawer.open();
+  else if (action === "close-settings" && !settingsProblem) drawer.close();
+  else if (action === "reset-settings") drawer.reset();
+  else if (action === "open-sidebar") document.body.classList.add("sidebar-open");
+  else if (action === "close-sidebar") document.body.classList.remove("sidebar-open");
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") {
+    if (!settingsProblem) drawer.close();
+    document.body.classList.remove("sidebar-open");
+  }
+});
+
+const conn = $("#conn");
+const socket = new ChatSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/chat/`, {
+  onFrame: route,
+  onState(state, { attempt }) {
+    conn.dataset.state = state;
+    conn.querySelector(".conn-text").textContent =
+      state === "open" ? "Connected" : state === "connecting" ? "Connecting…" : `Reconnecting${attempt > 1 ? ` (${attempt})` : ""}…`;
+  },
+  onReopen() {
+    for (const view of unfinished()) refresh(view, true);
+  },
+});
+
+// ---- stored turns ----
+
+for (const payload of page.conversation?.turns ?? []) showStored(payload);
+scrollToBottom();
+autosize();
+textarea.focus();

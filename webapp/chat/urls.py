@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+app_name = "chat"
+
+urlpatterns = [
+    path("", views.chat, name="home"),
+    path("c/<int:conversation_id>/", views.chat, name="conversation"),
+    path("api/conversations/", views.conversations_api, name="conversations-api"),
+    path("api/conversations/<int:conversation_id>/", views.conversation_api,
+         name="conversation-api"),
+    path("api/turns/<int:turn_id>/", views.turn_api, name="turn-api"),
+]
