@@ -89,35 +89,38 @@ def split_word(word: str, kind: str, first: bool) -> list[tuple[str, str]] | Non
     items (`commentaryto=functions.x`, `assistantfunctions.x`); None if it is not a header."""
     items, rest = [], word
     while rest:
-        match = None
-        if first and kind == "role":
-            match = next((("role", r) for r in ROLES if rest.startswith(r)), None)
-        elif first and kind == "channel":
-            match = next((("channel", c) for c in CHANNELS if rest.startswith(c)), None)
-            if match is None and not rest.startswith("to="):
-                name = re.match(r"[A-Za-z_][\w\-]*?(?=to=|$)", rest)
-                match = ("channel", name.group()) if name else None
-        elif first and kind == "constrain":
-            ctype = re.match(r"[\w\-/.]+?(?=to=|$)", rest)
-            match = ("content_type", "<|constrain|>" + ctype.group()) if ctype else None
-        if match is None:
-            to = re.match(r"to=", rest)
-            dotted = DOTTED_NAME.match(rest)
-            word_ct = next((c for c in CONTENT_TYPE_WORDS if rest.startswith(c)), None)
-            if to:
-                name = NAME.match(rest, 3)
-                match = ("recipient", name.group() if name else "")
-                rest = rest[3:]
-            elif dotted:
-                match = ("dotted", dotted.group())
-            elif word_ct:
-                match = ("content_type", word_ct)
-            else:
-                return None
-        items.append(match)
-        rest = rest[len(match[1]):]
+        item = next_item(rest, kind, first)
+        if item is None:
+            return None
+        (field_name, value), used = item
+        items.append((field_name, value))
+        rest = rest[used:]
         first = False
     return items
+
+
+def next_item(rest: str, kind: str, first: bool) -> tuple[tuple[str, str], int] | None:
+    """The header item at the start of `rest` and how many characters it used."""
+    def starting(names):
+        return next((n for n in names if rest.startswith(n)), None)
+
+    if first and kind == "role" and starting(ROLES):
+        return ("role", starting(ROLES)), len(starting(ROLES))
+    if first and kind == "channel" and not rest.startswith("to="):
+        name = starting(CHANNELS) or getattr(re.match(r"[A-Za-z_][\w\-]*?(?=to=|$)", rest), "group", str)()
+        return (("channel", name), len(name)) if name else None
+    if first and kind == "constrain":
+        ctype = starting(CONTENT_TYPE_WORDS) or getattr(re.match(r"[\w\-/.]+?(?=to=|$)", rest), "group", str)()
+        return (("content_type", "<|constrain|>" + ctype), len(ctype)) if ctype else None
+    if rest.startswith("to="):
+        name = NAME.match(rest, 3)
+        return ("recipient", name.group() if name else ""), 3 + (len(name.group()) if name else 0)
+    dotted = DOTTED_NAME.match(rest)
+    if dotted:
+        return ("dotted", dotted.group()), len(dotted.group())
+    if starting(CONTENT_TYPE_WORDS):
+        return ("content_type", starting(CONTENT_TYPE_WORDS)), len(starting(CONTENT_TYPE_WORDS))
+    return None
 
 
 def read_header(segments: list[list[str]], mode: str, complete: bool,
