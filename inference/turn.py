@@ -1,0 +1,292 @@
+"""One turn of a gpt-oss conversation: render → generate → parse → call tools → repeat.
+
+`run_turn` emits protocol frames (inference/events.py) as it goes and returns a
+`TurnResult`. It never raises for what a model or a tool does: malformed output, bad tool
+arguments, engine failures all end the turn with a status and an error code, after every
+generated character has been emitted. A call to a builder's function that the server cannot
+run pauses the turn (`awaiting`); the caller resumes it by calling `run_turn` again with the
+tool's output appended (see `tool_message`) and the metrics stored at the pause.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import events, harmony
+from .stream import HarmonyStream, ParsedMessage
+from .tools import UnknownTool, registry
+
+MAX_TOOL_ROUNDS = 8
+FUNCTIONS = "functions."
+
+
+@dataclass
+class PendingCall:
+    call_id: str
+    name: str
+    arguments: Any
+
+
+@dataclass
+class TurnResult:
+    status: str  # completed, cancelled, failed, length, awaiting
+    messages: list[ParsedMessage]  # new messages of this run, tool messages included
+    metrics: dict
+    error: dict | None = None
+    pending_call: PendingCall | None = None
+
+
+@dataclass
+class Meter:
+    """Everything measured during one run of `run_turn`; `metrics()` merges it with what was
+    carried over from before a pause. Times of a resumed turn count active time only: the wait
+    for the client's tool output is not part of them."""
+
+    started: float = field(default_factory=time.perf_counter)
+    carried: dict = field(default_factory=dict)
+    prefill_ms: float | None = None
+    decode_ms: float = 0.0
+    decode_tokens: int = 0
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    by_channel: dict = field(default_factory=lambda: {c: 0 for c in events.CHANNELS})
+    tool_calls: int = 0
+    tool_ms: float | None = None
+    first_token_ms: float | None = None
+    first_final_ms: float | None = None
+
+    def since_start(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+    def mark_first_token(self):
+        if self.first_token_ms is None:
+            self.first_token_ms = self.since_start()
+
+    def mark_first_final(self):
+        if self.first_final_ms is None:
+            self.first_final_ms = self.since_start()
+
+    def add_prefill(self, ms):
+        self.prefill_ms = (self.prefill_ms or 0.0) + ms
+
+    def add_tool_time(self, ms):
+        self.tool_ms = (self.tool_ms or 0.0) + ms
+
+    def count_messages(self, messages):
+        for m in messages:
+            if m.role == "assistant" and m.channel in self.by_channel:
+                self.by_channel[m.channel] += len(m.token_ids)
+
+    def metrics(self, engine, settings, queue_ms) -> dict:
+        before = self.carried
+        offset = before.get("total_ms") or 0.0
+
+        def plus(key, value):
+            prior = before.get(key)
+            return value if prior is None else prior if value is None else prior + value
+
+        def first(key, value):
+            return before.get(key) if before.get(key) is not None else (
+                None if value is None else offset + value)
+
+        decode_ms, decode_tokens = plus("decode_ms", self.decode_ms), plus("decode_tokens", self.decode_tokens)
+        prompt_tokens, output_tokens = plus("prompt_tokens", self.prompt_tokens), plus("output_tokens", self.output_tokens)
+        carried_channels = before.get("tokens_by_channel") or {}
+        return {
+            "queue_ms": rounded(plus("queue_ms", queue_ms)),
+            "prefill_ms": rounded(plus("prefill_ms", self.prefill_ms)),
+            "ttft_ms": rounded(first("ttft_ms", self.first_token_ms)),
+            "time_to_final_ms": rounded(first("time_to_final_ms", self.first_final_ms)),
+            "total_ms": rounded(offset + self.since_start()),
+            "prompt_tokens": prompt_tokens,
+            "output_tokens": output_tokens,
+            "tokens_by_channel": {c: carried_channels.get(c, 0) + n for c, n in self.by_channel.items()},
+            "tool_calls": plus("tool_calls", self.tool_calls),
+            "tool_ms": rounded(plus("tool_ms", self.tool_ms)),
+            "decode_tokens_per_s": rounded(decode_tokens / decode_ms * 1000) if decode_ms > 0 else None,
+            "est_flops": 2 * engine.active_params * (prompt_tokens + output_tokens),
+            "model": engine.model_name,
+            "device": engine.device,
+            "effort": settings.effort,
+            # Not in PROTOCOL.md's list: kept so that tok/s stays exact across a pause.
+            "decode_ms": rounded(decode_ms),
+            "decode_tokens": decode_tokens,
+        }
+
+
+def rounded(ms):
+    return None if ms is None else round(ms, 1)
+
+
+def tool_message(emit, turn_id, index, name, output) -> ParsedMessage:
+    """The harmony message carrying a tool's output back to the model, emitted as its own
+    message.start/delta/end (with an extra `author` key). The web app uses this on resume to
+    show the client's `tool.output` the same way."""
+    author = name if "." in name else FUNCTIONS + name
+    msg = harmony.Msg(role="tool", author=author, channel="commentary", recipient="assistant",
+                      text=output)
+    token_ids = list(harmony.encoding().render(harmony.to_harmony(msg)))
+    start = events.message_start(turn_id, index, "tool", "commentary", "assistant", None)
+    emit({**start, "author": author})
+    if output:
+        emit(events.message_delta(turn_id, index, output))
+    emit(events.message_end(turn_id, index, len(token_ids)))
+    return ParsedMessage(index=index, role="tool", channel="commentary", recipient="assistant",
+                         content_type=None, author=author, text=output, token_ids=token_ids,
+                         terminator=harmony.END)
+
+
+def called_tool(stream: HarmonyStream) -> ParsedMessage | None:
+    """The generation's last message when it calls a tool (`functions.<name>`, or any
+    recipient when the model ended on `<|call|>`)."""
+    last = stream.messages[-1] if stream.messages else None
+    if last is None or last.role != "assistant" or not last.recipient:
+        return None
+    if last.recipient.startswith(FUNCTIONS) or stream.stop_token == harmony.CALL:
+        return last
+    return None
+
+
+def parse_arguments(text: str):
+    """(arguments, None) or (the raw text, why it is unusable)."""
+    try:
+        arguments = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as exc:
+        return text, f"error: the arguments are not valid JSON ({exc.msg} at character {exc.pos})"
+    if not isinstance(arguments, dict):
+        return arguments, "error: the arguments must be a JSON object"
+    return arguments, None
+
+
+def run_builtin(name, arguments) -> str:
+    try:
+        return registry.get(name).run(arguments)
+    except Exception as exc:  # a bug in a tool must not end the turn; the model is told
+        return f"error: the {name} tool failed ({type(exc).__name__}: {exc})"
+
+
+def failure(exc: BaseException) -> dict:
+    if isinstance(exc, (harmony.RenderError, UnknownTool)):
+        code = "invalid_request"
+    elif type(exc).__name__ == "OutOfMemoryError":
+        code = "out_of_memory"
+    else:
+        code = "engine_error"
+    return events.error_info(code, f"{type(exc).__name__}: {str(exc).strip(chr(34))}")
+
+
+def run_turn(engine, messages, settings, emit, *, turn_id, should_cancel=None, queue_ms=None,
+             first_index=0, carried_metrics=None, worker=None) -> TurnResult:
+    cancelled = should_cancel or (lambda: False)
+    meter = Meter(carried=dict(carried_metrics or {}))
+    final_indices = set()
+
+    def observe(frame):
+        if frame["type"] == "message.start" and frame["role"] == "assistant" and frame["channel"] == "final":
+            final_indices.add(frame["index"])
+        elif frame["type"] == "message.delta" and frame["index"] in final_indices:
+            meter.mark_first_final()
+        emit(frame)
+
+    emit(events.turn_started(turn_id, engine.model_name, engine.device,
+                             worker or f"{socket.gethostname()}:{os.getpid()}"))
+    conversation = list(messages)
+    new_messages: list[ParsedMessage] = []
+    index = first_index
+    rounds = meter.carried.get("tool_calls") or 0
+    budget = settings.max_output_tokens - (meter.carried.get("output_tokens") or 0)
+
+    def finish(status, error=None, pending=None):
+        result = TurnResult(status, new_messages, meter.metrics(engine, settings, queue_ms), error, pending)
+        if status != "awaiting":
+            emit(events.turn_done(turn_id, status, result.metrics, error))
+        return result
+
+    generation = 0
+    while True:
+        if cancelled():
+            return finish("cancelled")
+        remaining = budget - meter.output_tokens
+        if remaining <= 0:
+            return finish("length")
+        stream = HarmonyStream(turn_id, observe, first_index=index)
+        try:
+            prompt = harmony.render_prompt(conversation, settings)
+            tokens = engine.generate(
+                prompt, max_new_tokens=remaining, temperature=settings.temperature,
+                top_p=settings.top_p, stop_ids=harmony.STOP_TOKENS, should_cancel=cancelled,
+                seed=None if settings.seed is None else settings.seed + generation)
+            meter.prompt_tokens += len(prompt)
+            produced = 0
+            while True:
+                asked = time.perf_counter()
+                token = next(tokens, None)
+                if token is None:
+                    break
+                if produced == 0:
+                    meter.mark_first_token()
+                    meter.add_prefill(engine.last_prefill_ms)
+                else:
+                    meter.decode_ms += (time.perf_counter() - asked) * 1000
+                    meter.decode_tokens += 1
+                produced += 1
+                meter.output_tokens += 1
+                stream.feed(token)
+            stream.finish()
+        except Exception as exc:  # the engine or the renderer failed: keep what was generated
+            try:
+                stream.finish()
+            except Exception:  # the parser itself broke; what it emitted so far stands
+                pass
+            new_messages += stream.messages
+            meter.count_messages(stream.messages)
+            return finish("failed", failure(exc))
+        generation += 1
+        new_messages += stream.messages
+        meter.count_messages(stream.messages)
+        index = stream.next_index
+        if stream.problems:
+            return finish("failed", events.error_info("harmony_parse", "; ".join(stream.problems)))
+        if stream.stop_token is None:  # cut off: cancelled, or out of tokens or context
+            return finish("cancelled" if cancelled() else "length")
+        call = called_tool(stream)
+        if call is None and stream.stop_token == harmony.RETURN:
+            return finish("completed")
+        if call is None:
+            return finish("failed", events.error_info(
+                "harmony_parse", "the model ended on <|call|> without addressing a tool"))
+        if cancelled():
+            return finish("cancelled")
+        if rounds >= MAX_TOOL_ROUNDS:
+            return finish("length", events.error_info(
+                "max_tool_rounds", f"the model kept calling tools after {MAX_TOOL_ROUNDS} rounds"))
+        rounds += 1
+        meter.tool_calls += 1
+        name = call.recipient.removeprefix(FUNCTIONS)
+        call_id = f"call_{turn_id}_{call.index}"
+        arguments, problem = parse_arguments(call.text)
+        emit(events.tool_call(turn_id, call_id, call.index, name, arguments))
+        builder_names = {t.name for t in settings.tools}
+        if problem is None and name in builder_names:
+            emit(events.tool_awaiting(turn_id, call_id, name, arguments))
+            return finish("awaiting", pending=PendingCall(call_id, name, arguments))
+        started = time.perf_counter()
+        if problem is not None:
+            output = problem
+        elif name in settings.builtin_tools:
+            output = run_builtin(name, arguments)
+        else:
+            known = ", ".join([*settings.builtin_tools, *sorted(builder_names)]) or "none"
+            output = f"error: there is no tool {call.recipient!r} (available: {known})"
+        ms = (time.perf_counter() - started) * 1000
+        meter.add_tool_time(ms)
+        emit(events.tool_result(turn_id, call_id, name, output, round(ms, 3)))
+        result = tool_message(observe, turn_id, index, call.recipient, output)
+        new_messages.append(result)
+        index += 1
+        conversation += [m.to_msg() for m in stream.messages] + [result.to_msg()]
