@@ -148,10 +148,16 @@ def read_header(segments: list[list[str]], mode: str, complete: bool,
             if last_open and header_part == word:
                 return None  # the word may continue in the next token
             items = split_word(header_part, kind, first) if header_part else []
+            if items is None and first and kind == "role" and mode == "start" and NAME.fullmatch(word):
+                # `<|start|>bash<|channel|>…`: a word in the role's place names a tool
+                items = [("dotted", word)]
+                head.notes.append(f"unknown role {word!r} read as a tool name")
             first = False
             glued = items is not None and header_part != word
-            if glued and (word[len(header_part)] in "{[" or any(map(is_certain, items))):
+            if glued and (word[len(header_part)] in "{[\"" or any(
+                    is_certain(item) and item[0] != "content_type" for item in items)):
                 # header items glued to their body (`json{"a": 1}`): the body starts after them
+                # (but `<|constrain|>write: text` is text, not a content type `write`)
                 apply_items(head, dotted, held + items)
                 body_from = m.start() + len(header_part)
             elif items is None or glued:  # a body word: held-back words belong to the body
@@ -288,10 +294,20 @@ class HarmonyStream:
     # -- special tokens -------------------------------------------------------------------
 
     def _special_in_header(self, token_id: int) -> None:
-        self._pending_ids.append(token_id)
         if token_id in (CHANNEL, CONSTRAIN):
+            head = read_header(self._segments, self._mode, complete=True)
+            if head.body is not None:
+                # words no header has, then a new header: those words are a message of their own
+                self._open(head, missing_message=True)
+                self.notes.append(f"message {self._current.index} not closed with <|end|> before "
+                                  f"{SPECIAL_NAMES[token_id]}")
+                self._close(None)
+                self._new_header("implicit" if token_id == CHANNEL else "loose")
+            self._pending_ids.append(token_id)
             self._segments.append(["channel" if token_id == CHANNEL else "constrain", ""])
-        elif token_id == START:
+            return
+        self._pending_ids.append(token_id)
+        if token_id == START:
             if self._segments_have_text():
                 self.notes.append("a header was abandoned for a new <|start|>")
             elif self._mode == "start":
@@ -308,7 +324,7 @@ class HarmonyStream:
         elif token_id in (END, CALL, RETURN):
             if self._segments_have_text():
                 head = read_header(self._segments, self._mode, complete=True, terminated=True)
-                self._open(head, missing_message=head.body is not None)
+                self._open(head, missing_message=True)
                 self._close(token_id)
                 self._new_header("loose")
             else:
@@ -367,10 +383,11 @@ class HarmonyStream:
         body = head.body or ""
         if problem:
             channel = UNPARSED
-            # Nothing of an unplaceable header is dropped: its whole text becomes the body.
-            if head.body is not None:
-                body = "".join(t if i == 0 else SPECIAL_NAMES[CHANNEL if k == "channel" else CONSTRAIN] + t
-                               for i, (k, t) in enumerate(self._segments)).lstrip()
+            header_text = self._header_text()
+            if missing_message:  # nothing of an unplaceable header is dropped: it is the body
+                body = header_text.lstrip()
+            elif header_text.strip():
+                problem += f" (header {header_text.strip()!r})"
         if missing_message and not problem:
             head.notes.append("missing <|message|>: the body starts at the first non-header word")
         msg = ParsedMessage(index=self.next_index, role=head.role, channel=channel,
@@ -389,12 +406,13 @@ class HarmonyStream:
         self._delta(body)
 
     def _open_unparsed(self, why: str) -> None:
-        head = Header(role="assistant", body=None)
-        text = "".join(t if i == 0 else SPECIAL_NAMES[CHANNEL if k == "channel" else CONSTRAIN] + t
-                       for i, (k, t) in enumerate(self._segments))
-        self._open(head, missing_message=False)  # channel None → unparsed, problem noted
+        self._open(Header(role="assistant"), missing_message=True)  # no channel: unparsed
         self.problems[-1] = f"message {self._current.index}: {why}"
-        self._delta(text)
+
+    def _header_text(self) -> str:
+        """The header read so far, special tokens written out."""
+        return "".join(text if i == 0 else SPECIAL_NAMES[CHANNEL if kind == "channel" else CONSTRAIN] + text
+                       for i, (kind, text) in enumerate(self._segments))
 
     def _close(self, terminator: int | None) -> None:
         msg, self._current = self._current, None
