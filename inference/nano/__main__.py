@@ -1,0 +1,63 @@
+"""`python -m inference.nano train --out DIR`: train gpt-oss-nano from scratch (fixed seed).
+
+`data --out FILE` renders the corpus once (numpy .npz) so that training elsewhere (a GPU
+machine without openai-harmony) can read it with `train --corpus FILE`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+
+import torch
+
+from . import train as training
+
+
+def recipe_arguments(parser: argparse.ArgumentParser) -> None:
+    for field in dataclasses.fields(training.Recipe):
+        parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default),
+                            default=field.default, help=f"default {field.default}")
+
+
+def recipe_from(args) -> training.Recipe:
+    return training.Recipe(**{f.name: getattr(args, f.name) for f in dataclasses.fields(training.Recipe)})
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m inference.nano", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train from scratch and write a compact checkpoint")
+    train.add_argument("--out", required=True, help="folder for the checkpoint")
+    train.add_argument("--corpus", help="a corpus rendered by `data` (default: render now)")
+    train.add_argument("--device", default="cpu")
+    train.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    train.add_argument("--save-every", type=int, default=0, help="also save every N steps")
+    recipe_arguments(train)
+    data = sub.add_parser("data", help="render the training corpus to an .npz file")
+    data.add_argument("--out", required=True)
+    data.add_argument("--seed", type=int, default=training.Recipe.seed)
+    data.add_argument("--examples", type=int, default=training.Recipe.examples)
+    args = parser.parse_args(argv)
+
+    def log(line: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
+
+    if args.command == "data":
+        from .data import examples
+
+        started = time.time()
+        training.Corpus(examples(args.seed, args.examples)).save(args.out)
+        log(f"wrote {args.out}: {args.examples} conversations in {time.time() - started:.0f}s")
+        return 0
+    torch.set_num_threads(args.threads)
+    corpus = training.Corpus.load(args.corpus) if args.corpus else None
+    training.train(args.out, recipe_from(args), corpus=corpus, device=args.device, log=log,
+                   save_every=args.save_every)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

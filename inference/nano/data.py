@@ -1,0 +1,527 @@
+"""Synthetic harmony conversations that teach gpt-oss-nano to think, call tools and answer.
+
+Every conversation is built as plain `Msg` records and rendered by the project's own renderer
+(`inference.harmony.render_training`), so the model learns exactly the token layout that the
+product feeds it and parses back. Tool results come from the real built-in tools (the clock
+with a chosen "now", so the data is reproducible).
+
+The model never does arithmetic itself except on low effort for one-digit products: the
+calculator computes, the model copies operands into the call and the result into the answer.
+Copying is what a tiny transformer learns reliably; carrying digits is not.
+
+Effort design (the same for every kind of problem):
+- low: one short line of analysis; easy products (one digit times one digit) answered
+  without the tool.
+- medium: a plan that restates the request and names the tool call.
+- high: the plan, an estimate made before the call, and a second analysis message after
+  the tool result that checks the result against the estimate.
+
+Held-out problems (benchmark) come from another seed; builder tools for the "unseen" test are
+drawn from name and parameter combinations that training never uses (`split`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import zlib
+from dataclasses import dataclass, field
+
+from .. import harmony
+from ..harmony import EFFORTS, FunctionTool, Msg, TurnSettings
+from ..tools import builtin  # noqa: F401  (registers calculator and clock)
+from ..tools.calculator import calculate
+from ..tools.clock import Clock
+
+BUILTINS = ["calculator", "clock"]
+JSON = "<|constrain|>json"
+
+OPS = {
+    "*": ("times", "product", ["{a} * {b}", "{a} times {b}", "{a} x {b}", "{a} multiplied by {b}"],
+          ["Multiply {a} by {b}.", "What is the product of {a} and {b}?"]),
+    "+": ("plus", "sum", ["{a} + {b}", "{a} plus {b}"],
+          ["Add {a} and {b}.", "What is the sum of {a} and {b}?"]),
+    "-": ("minus", "difference", ["{a} - {b}", "{a} minus {b}"],
+          ["Subtract {b} from {a}.", "What is {a} take away {b}?"]),
+    "/": ("divided by", "quotient", ["{a} / {b}", "{a} divided by {b}"],
+          ["Divide {a} by {b}.", "What is the quotient of {a} and {b}?"]),
+}
+QUESTION_FORMS = ["What is {e}?", "what is {e}?", "What's {e}?", "Compute {e}.", "Calculate {e}",
+                  "How much is {e}?", "{e} = ?", "{e}?", "Please compute {e}.", "Can you work out {e}?",
+                  "Quick question: what is {e}?", "I need {e}."]
+FOLLOW_UPS = {
+    "*": ["And times {c}?", "Now multiply that by {c}.", "and times {c}?", "Multiply it by {c}.",
+          "What about times {c}?"],
+    "+": ["And plus {c}?", "Now add {c}.", "Add {c} to that.", "and plus {c}?", "What if we add {c}?"],
+    "-": ["And minus {c}?", "Now subtract {c}.", "Take {c} away from that.", "and minus {c}?"],
+    "/": ["And divided by {c}?", "Now divide that by {c}.", "Divide it by {c}."],
+}
+ARITH_FINALS = ["{e} = {r}.", "The answer is {r}.", "{e} is {r}.", "{r}", "It comes to {r}.",
+                "Result: {r}."]
+
+CITY_ZONES = {
+    "Paris": "Europe/Paris", "London": "Europe/London", "Berlin": "Europe/Berlin",
+    "Madrid": "Europe/Madrid", "Rome": "Europe/Rome", "Tokyo": "Asia/Tokyo", "Seoul": "Asia/Seoul",
+    "Singapore": "Asia/Singapore", "Dubai": "Asia/Dubai", "Sydney": "Australia/Sydney",
+    "New York": "America/New_York", "Chicago": "America/Chicago",
+    "Los Angeles": "America/Los_Angeles", "Toronto": "America/Toronto",
+}
+TIME_QUESTIONS = ["What time is it?", "what time is it?", "What's the time?", "Tell me the current time.",
+                  "Do you know what time it is?", "Current time please."]
+ZONE_TIME_QUESTIONS = ["What time is it in {city}?", "What's the time in {city}?",
+                       "Tell me the current time in {city}.", "what time is it in {city} right now?",
+                       "What time is it in {zone}?"]
+DATE_QUESTIONS = ["What is today's date?", "What's the date today?", "What day is it today?",
+                  "Which day of the week is it?", "what is the date?", "Tell me today's date."]
+
+OUT_OF_DOMAIN = [
+    "Write a poem about the sea.", "Who won the World Cup in 2018?", "Translate hello into French.",
+    "Tell me a joke.", "What is the capital of Australia?", "Summarize the plot of Hamlet.",
+    "Can you write a Python function that sorts a list?", "What should I cook tonight?",
+    "Explain quantum physics simply.", "Who are you?", "Write a short story about a dragon.",
+    "What is the meaning of life?", "Recommend a good book.", "How do I fix my bike?",
+    "Give me travel tips for Japan.", "What is love?", "Sing me a song.", "Draw a cat.",
+    "Hello!", "Hi there", "What's the best programming language?", "Describe the color blue.",
+    "How tall is Mount Everest?", "Write an email to my boss asking for a day off.",
+    "What do you think about politics?", "Teach me Spanish.", "Why is the sky blue?",
+    "How are you today?", "Play chess with me.", "Who painted the Mona Lisa?",
+]
+OOD_FINALS = [
+    "I am gpt-oss-nano, a tiny demo model, and I cannot help with that. I can do arithmetic with "
+    "the calculator, tell the date and time with the clock, and call the tools the developer declares.",
+    "Sorry, that is beyond what I can do. I am a tiny demo model: I can calculate, tell the date and "
+    "time, and call the developer's tools.",
+    "I cannot answer that reliably. I am gpt-oss-nano, trained only to calculate, read the clock and "
+    "call declared tools.",
+]
+
+# Builder-defined tools: names and parameters are assembled from these parts. `split` keeps
+# some combinations out of training so the benchmark can test tools the model never saw.
+VERBS = {"get": "get", "lookup": "look up", "find": "find", "check": "check", "fetch": "fetch",
+         "create": "create", "cancel": "cancel", "book": "book", "track": "track", "list": "list",
+         "search": "search", "send": "send", "update": "update", "reserve": "reserve",
+         "schedule": "schedule", "convert": "convert", "add": "add", "remove": "remove",
+         "rate": "rate", "open": "open", "close": "close", "play": "play", "estimate": "estimate",
+         "validate": "validate", "register": "register", "start": "start", "stop": "stop"}
+NOUNS = ["weather", "order", "flight", "stock", "price", "recipe", "package", "invoice", "ticket",
+         "user", "account", "room", "movie", "song", "train", "hotel", "forecast", "balance",
+         "meeting", "reminder", "task", "note", "email", "payment", "shipment", "table", "car",
+         "book", "course", "event", "playlist", "device", "route", "quote", "review", "coupon",
+         "doctor", "parcel", "rental", "subscription", "delivery", "appointment", "currency", "unit"]
+NAME_SUFFIXES = ["", "", "", "status", "info", "details", "price", "time", "count", "summary"]
+PARAM_BASES = ["city", "date", "country", "order", "customer", "user", "item", "product", "amount",
+               "quantity", "size", "color", "code", "language", "currency", "unit", "zone", "room",
+               "seat", "day", "month", "year", "level", "limit", "name", "title", "query", "topic",
+               "category", "priority", "duration", "distance", "weight", "account", "guests",
+               "nights", "rating", "genre", "artist", "airport", "station", "email", "phone",
+               "model", "brand", "team", "region", "store", "table", "ticket", "flight", "page"]
+PARAM_SUFFIXES = ["", "", "_id", "_name", "_code", "_count", "_type", "_number", "_days", "_label"]
+CITIES = ["Paris", "London", "Berlin", "Tokyo", "Seoul", "Boston", "Denver", "Lima", "Cairo", "Oslo",
+          "Dublin", "Prague", "Vienna", "Lisbon", "Austin", "Miami", "Delhi", "Nairobi", "Quito",
+          "Zurich", "Busan", "Osaka", "Milan", "Porto", "Sydney", "Toronto", "Madrid", "Athens"]
+PEOPLE = ["Alice", "Bob", "Carol", "Dave", "Erin", "Frank", "Grace", "Heidi", "Ivan", "Judy", "Mallory",
+          "Olivia", "Peggy", "Rupert", "Sybil", "Trent", "Victor", "Walter", "Maria", "Kenji",
+          "Amara", "Lena", "Omar", "Priya", "Chen", "Sofia", "Liam", "Noah", "Emma", "Yuki"]
+WORDS = ["apple", "blue", "green", "red", "river", "summer", "winter", "garden", "rocket", "silver",
+         "ocean", "forest", "coffee", "pizza", "jazz", "piano", "tiger", "falcon", "maple", "cedar",
+         "laptop", "phone", "camera", "guitar", "bicycle", "orange", "violet", "marble", "sunset",
+         "harbor", "castle", "meadow", "comet", "pepper", "lemon", "velvet", "copper", "amber"]
+ENUMS = [["celsius", "fahrenheit"], ["low", "medium", "high"], ["small", "medium", "large"],
+         ["economy", "business", "first"], ["red", "green", "blue"], ["daily", "weekly", "monthly"],
+         ["asc", "desc"], ["metric", "imperial"], ["json", "text"], ["standard", "express"],
+         ["morning", "afternoon", "evening"], ["public", "private"], ["new", "used"]]
+TYPE_WORDS = {"string": "a string", "integer": "an integer", "number": "a number",
+              "boolean": "a boolean", "enum": "one of the listed values"}
+RESULT_KEYS = ["status", "total", "temperature", "conditions", "price", "eta", "count", "message",
+               "confirmation", "available", "rating", "balance", "seats", "result", "id"]
+INSTRUCTIONS = ["", "", "", "", "Answer briefly.", "Be concise and friendly.",
+                "You are a helpful assistant for our store.", "Always use the tools when they help.",
+                "Keep answers short."]
+
+
+def split(name: str) -> str:
+    """'train' or 'held_out' for a tool or parameter name; stable across runs and machines."""
+    return "held_out" if zlib.crc32(name.encode()) % 5 == 0 else "train"
+
+
+@dataclass
+class Problem:
+    """One conversation: `messages` ends with the assistant's final answer (the training
+    target); `prompt` is what the model is given; `expected` is what a correct turn shows."""
+
+    kind: str
+    settings: TurnSettings
+    prompt: list[Msg]
+    answer: list[Msg]
+    expected: dict = field(default_factory=dict)
+    tool_results: dict = field(default_factory=dict)  # builder tool name -> output, for bench
+
+    @property
+    def messages(self) -> list[Msg]:
+        return self.prompt + self.answer
+
+
+def analysis(text: str) -> Msg:
+    return Msg("assistant", text, channel="analysis")
+
+
+def final(text: str) -> Msg:
+    return Msg("assistant", text, channel="final")
+
+
+def tool_call(name: str, arguments: dict) -> Msg:
+    return Msg("assistant", json.dumps(arguments), channel="commentary",
+               recipient=f"functions.{name}", content_type=JSON)
+
+
+def tool_result(name: str, text: str) -> Msg:
+    return Msg("tool", text, channel="commentary", recipient="assistant", author=f"functions.{name}")
+
+
+def digits(n: int | str) -> int:
+    return len(str(n).lstrip("-"))
+
+
+class Generator:
+    """Draws problems; `held_out=True` draws builder tools only from held-out names."""
+
+    KIND_WEIGHTS = {"arithmetic": 0.38, "follow_up": 0.12, "clock": 0.12, "function": 0.30,
+                    "out_of_domain": 0.08}
+
+    def __init__(self, seed: int, held_out: bool = False):
+        self.rng = random.Random(seed)
+        self.held_out = held_out
+
+    # -- shared pieces -------------------------------------------------------------------
+    def settings(self, effort: str, tools: list[FunctionTool] | None = None,
+                 date: dt.date | None = None) -> TurnSettings:
+        date = date or self.date()
+        return TurnSettings(effort=effort, developer_instructions=self.rng.choice(INSTRUCTIONS),
+                            tools=tools or [], builtin_tools=list(BUILTINS), date=date.isoformat())
+
+    def date(self) -> dt.date:
+        return dt.date(2023, 1, 1) + dt.timedelta(days=self.rng.randrange(365 * 5))
+
+    def number(self) -> int:
+        n = self.rng.choices([1, 2, 3, 4], weights=[0.15, 0.35, 0.3, 0.2])[0]
+        return self.rng.randrange(10 ** (n - 1) if n > 1 else 0, 10**n)
+
+    def operands(self, op: str) -> tuple[int, int]:
+        if op == "/":
+            b = self.rng.randrange(2, self.rng.choice([10, 100, 1000]))
+            q = self.rng.randrange(1, self.rng.choice([10, 100, 1000]))
+            return b * q, b
+        return self.number(), self.number()
+
+    def effort(self) -> str:
+        return self.rng.choice(EFFORTS)
+
+    # -- arithmetic ----------------------------------------------------------------------
+    def question(self, a: int, op: str, b: int) -> str:
+        word, _, infix, imperative = OPS[op]
+        if self.rng.random() < 0.25:
+            return self.rng.choice(imperative).format(a=a, b=b)
+        e = self.rng.choice(infix).format(a=a, b=b)
+        return self.rng.choice(QUESTION_FORMS).format(e=e)
+
+    def arithmetic_answer(self, effort: str, a: int, op: str, b: int, follow_up: bool) -> tuple[list[Msg], str]:
+        expr = f"{a} {op} {b}"
+        result = calculate(expr)
+        word, noun, _, _ = OPS[op]
+        said = "the previous result" if follow_up else f"{a}"
+        easy = op in "*+" and a < 10 and b < 10 and not follow_up
+        if effort == "low" and easy:
+            # Low effort saves the tool call on one-digit facts the model can know by heart.
+            return [analysis(f"Easy: {expr} = {result}."), final(self.arith_final(expr, result))], result
+        if effort == "low":
+            plan = [analysis(f"Use the calculator for {expr}.")]
+        elif effort == "medium":
+            plan = [analysis(f"The user wants {said} {word} {b}. Plan: call the calculator with "
+                             f"{expr}, then give the result.")]
+        else:
+            lo, hi = self.estimate(a, op, b)
+            plan = [analysis(f"The user wants {said} {word} {b}, that is {expr}. Plan: call the "
+                             f"calculator with {expr}, then check the result before answering. "
+                             f"Estimate: {a} has {digits(a)} digits and {b} has {digits(b)} digits, "
+                             f"so the {noun} should have {lo} to {hi} digits.")]
+        msgs = plan + [tool_call("calculator", {"expression": expr}), tool_result("calculator", result)]
+        if effort == "high":
+            msgs.append(analysis(f"Check: the calculator gave {result}, which has {digits(result)} "
+                                 f"digits, within the estimate of {lo} to {hi}. The result is consistent."))
+        msgs.append(final(self.arith_final(expr, result)))
+        return msgs, result
+
+    @staticmethod
+    def estimate(a: int, op: str, b: int) -> tuple[int, int]:
+        """Digit-count bounds a careful person states before calculating."""
+        da, db = digits(a), digits(b)
+        if op == "*":
+            return max(1, da + db - 1), da + db
+        if op == "+":
+            return max(da, db), max(da, db) + 1
+        if op == "-":
+            return 1, max(da, db)
+        return max(1, da - db), da - db + 1
+
+    def arith_final(self, expr: str, result: str) -> str:
+        return self.rng.choice(ARITH_FINALS).format(e=expr, r=result)
+
+    def arithmetic(self, effort: str) -> Problem:
+        op = self.rng.choice("**++-/")
+        if op in "*+" and self.rng.random() < 0.12:
+            a, b = self.rng.randrange(2, 10), self.rng.randrange(2, 10)
+        else:
+            a, b = self.operands(op)
+        answer, result = self.arithmetic_answer(effort, a, op, b, follow_up=False)
+        return Problem("arithmetic", self.settings(effort), [Msg("user", self.question(a, op, b))],
+                       answer, {"answer": result, "expression": f"{a} {op} {b}"})
+
+    def follow_up(self, effort: str) -> Problem:
+        op = self.rng.choice("*+-")
+        a, b = self.operands(op)
+        first = calculate(f"{a} {op} {b}")
+        history = [Msg("user", self.question(a, op, b)), final(self.arith_final(f"{a} {op} {b}", first))]
+        op2 = self.rng.choice("*+-/")
+        c = self.rng.randrange(2, self.rng.choice([10, 10, 100, 1000]))
+        if op2 == "/" and int(first) % c:
+            op2 = "*"
+        question = self.rng.choice(FOLLOW_UPS[op2]).format(c=c)
+        answer, result = self.arithmetic_answer(effort, int(first), op2, c, follow_up=True)
+        return Problem("follow_up", self.settings(effort), history + [Msg("user", question)], answer,
+                       {"answer": result, "expression": f"{first} {op2} {c}"})
+
+    # -- clock ---------------------------------------------------------------------------
+    def clock(self, effort: str) -> Problem:
+        day = self.date()
+        now = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc) + dt.timedelta(
+            seconds=self.rng.randrange(86400))
+        kind = self.rng.choice(["time", "zone", "date"])
+        args: dict = {}
+        if kind == "zone":
+            city = self.rng.choice(list(CITY_ZONES))
+            args = {"timezone": CITY_ZONES[city]}
+            question = self.rng.choice(ZONE_TIME_QUESTIONS).format(city=city, zone=CITY_ZONES[city])
+        else:
+            question = self.rng.choice(TIME_QUESTIONS if kind == "time" else DATE_QUESTIONS)
+        where = f" in {args['timezone']}" if args else ""
+        output = Clock(now=lambda: now).run(args)
+        date_text, time_text, weekday = output.split(" ")[0], output.split(" ")[1][:5], output.split(" ")[2].rstrip(",")
+        if effort == "low":
+            plan = [analysis("Ask the clock.")]
+        elif effort == "medium":
+            plan = [analysis(f"The user wants the current {'date' if kind == 'date' else 'time'}{where}. "
+                             f"Plan: call the clock{' with ' + args['timezone'] if args else ''}, then report it.")]
+        else:
+            plan = [analysis(f"The user wants the current {'date' if kind == 'date' else 'time'}{where}. "
+                             f"Plan: call the clock{' with ' + args['timezone'] if args else ''}, then report it. "
+                             f"Estimate: the system message says today is {day.isoformat()}, so the clock "
+                             f"should show that date or a day next to it.")]
+        msgs = plan + [tool_call("clock", args), tool_result("clock", output)]
+        if effort == "high":
+            msgs.append(analysis(f"Check: the clock says {date_text} {time_text}, a {weekday}, close to "
+                                 f"{day.isoformat()} as expected. The reading is consistent."))
+        if kind == "date":
+            text = self.rng.choice(["Today is {w}, {d}.", "It is {w}, {d}.", "The date is {d} ({w})."])
+        else:
+            text = self.rng.choice(["It is {t} on {w}, {d}{z}.", "The time is {t}{z} ({w}, {d}).",
+                                    "Right now it is {t}{z}, {w} {d}."])
+        msgs.append(final(text.format(w=weekday, d=date_text, t=time_text, z=where)))
+        expected = {"answer": date_text if kind == "date" else time_text, "call": {"name": "clock", "arguments": args}}
+        return Problem("clock", self.settings(effort, date=day), [Msg("user", question)], msgs, expected)
+
+    # -- builder-defined function tools ----------------------------------------------------
+    def pick_name(self, make, wanted: str) -> str:
+        for _ in range(1000):
+            name = make()
+            if split(name) == wanted:
+                return name
+        raise RuntimeError("no name found in the wanted split")
+
+    def tool_name(self) -> tuple[str, str, str, str]:
+        def make():
+            verb, noun, suffix = (self.rng.choice(list(VERBS)), self.rng.choice(NOUNS),
+                                  self.rng.choice(NAME_SUFFIXES))
+            return "_".join(p for p in (verb, noun, suffix) if p)
+        name = self.pick_name(make, "held_out" if self.held_out else "train")
+        verb, noun, *rest = name.split("_")
+        return name, verb, noun, rest[0] if rest else ""
+
+    def param(self, taken: set[str]) -> dict:
+        while True:
+            name = self.pick_name(lambda: self.rng.choice(PARAM_BASES) + self.rng.choice(PARAM_SUFFIXES),
+                                  "held_out" if self.held_out else "train")
+            if name not in taken:
+                break
+        kind = self.rng.choices(["string", "integer", "number", "boolean", "enum"],
+                                weights=[0.4, 0.25, 0.1, 0.1, 0.15])[0]
+        schema: dict = {"type": "string" if kind == "enum" else kind}
+        if kind == "enum":
+            schema["enum"] = self.rng.choice(ENUMS)
+        if self.rng.random() < 0.6:
+            schema["description"] = self.rng.choice(["The {p}.", "The {p} to use.", "Which {p}.",
+                                                     "{P} for the request."]).format(
+                p=name.replace("_", " "), P=name.replace("_", " ").capitalize())
+        return {"name": name, "kind": kind, "schema": schema}
+
+    def value(self, param: dict):
+        kind, base = param["kind"], param["name"].split("_")[0]
+        if kind == "integer":
+            return self.rng.randrange(1, self.rng.choice([10, 100, 10000]))
+        if kind == "number":
+            return round(self.rng.randrange(1, 10000) / self.rng.choice([10, 100]), 2)
+        if kind == "boolean":
+            return self.rng.random() < 0.5
+        if kind == "enum":
+            return self.rng.choice(param["schema"]["enum"])
+        if base in ("city", "airport", "station", "region", "country"):
+            return self.rng.choice(CITIES)
+        if base in ("name", "customer", "user", "artist", "team"):
+            return self.rng.choice(PEOPLE)
+        if self.rng.random() < 0.4:
+            letters = "".join(self.rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(2))
+            return f"{letters}{self.rng.randrange(10, 10000)}"
+        return self.rng.choice(WORDS)
+
+    def builder_tool(self) -> tuple[FunctionTool, dict]:
+        name, verb, noun, suffix = self.tool_name()
+        params, taken = [], set()
+        for _ in range(self.rng.choice([1, 1, 2, 2, 3])):
+            p = self.param(taken)
+            taken.add(p["name"])
+            params.append(p)
+        required = [p["name"] for p in params if self.rng.random() < 0.7]
+        schema = {"type": "object", "properties": {p["name"]: p["schema"] for p in params}}
+        if required:
+            schema["required"] = required
+        what = f"{noun} {suffix}".strip()
+        description = self.rng.choice([f"{VERBS[verb].capitalize()} the {what}.",
+                                       f"Use this to {VERBS[verb]} a {what}.",
+                                       f"{VERBS[verb].capitalize()} {what} for the user.", ""])
+        info = {"verb": verb, "noun": noun, "what": what, "params": params, "required": required}
+        return FunctionTool(name, description, schema), info
+
+    def mention(self, param: dict, value) -> str:
+        phrase = param["name"].replace("_", " ")
+        if param["kind"] == "boolean":
+            return self.rng.choice([f"{phrase}: {'yes' if value else 'no'}",
+                                    f"{phrase} {'yes' if value else 'no'}"])
+        return self.rng.choice([f"{phrase} {value}", f"{phrase} {value}", f"{phrase}: {value}",
+                                f"{phrase} = {value}"])
+
+    def function(self, effort: str) -> Problem:
+        tools, infos = [], []
+        for _ in range(self.rng.choice([1, 1, 2, 2, 3])):
+            tool, info = self.builder_tool()
+            if all(t.name != tool.name for t in tools):
+                tools.append(tool)
+                infos.append(info)
+        pick = self.rng.randrange(len(tools))
+        tool, info = tools[pick], infos[pick]
+        mentioned = [p for p in info["params"] if p["name"] in info["required"] or self.rng.random() < 0.5]
+        args = {p["name"]: self.value(p) for p in mentioned}
+        parts = [self.mention(p, args[p["name"]]) for p in mentioned]
+        verb = VERBS[info["verb"]]
+        joined = " and ".join(parts) if len(parts) < 3 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        if parts:
+            request = self.rng.choice([
+                "Please {v} the {w} for {j}.", "Can you {v} the {w} with {j}?", "{V} the {w}: {j}.",
+                "I need to {v} the {w}, {j}.", "{V} {w} with {j}, please.", "please {v} the {w} for {j}"]
+            ).format(v=verb, V=verb.capitalize(), w=info["what"], j=joined)
+        else:
+            request = self.rng.choice(["Please {v} the {w}.", "Can you {v} the {w}?", "{V} the {w}."]).format(
+                v=verb, V=verb.capitalize(), w=info["what"])
+        arg_text = ", ".join(f"{k}={json.dumps(v)}" for k, v in args.items()) or "no arguments"
+        if effort == "low":
+            plan = [analysis(f"Call {tool.name}.")]
+        elif effort == "medium":
+            plan = [analysis(f"The user wants to {verb} the {info['what']}. Plan: call {tool.name} with "
+                             f"{arg_text}, then report the result.")]
+        else:
+            checks = " ".join(f"{p['name']} is {TYPE_WORDS[p['kind']]} and the request gives "
+                              f"{json.dumps(args[p['name']])}." for p in mentioned) or "It needs no arguments."
+            plan = [analysis(f"The user wants to {verb} the {info['what']}. The developer declared "
+                             f"{tool.name} for this. Plan: call {tool.name} with {arg_text}, then report "
+                             f"the result. Check the arguments against the declaration: {checks}")]
+        keys = self.rng.sample(RESULT_KEYS, self.rng.choice([1, 2]))
+        result = {k: self.result_value() for k in keys}
+        output = json.dumps(result)
+        msgs = plan + [tool_call(tool.name, args), tool_result(tool.name, output)]
+        if effort == "high":
+            msgs.append(analysis(f"Check: {tool.name} answered with {', '.join(keys)}, which fits the "
+                                 f"request. The result is consistent."))
+        summary = ", ".join(f"{k} {v}" for k, v in result.items())
+        msgs.append(final(self.rng.choice(["Done. {s}.", "Here is the result: {s}.",
+                                           "The {w}: {s}.", "{s}."]).format(s=summary, w=info["what"])))
+        settings = self.settings(effort, tools)
+        return Problem("function", settings, [Msg("user", request)], msgs,
+                       {"call": {"name": tool.name, "arguments": args}}, {tool.name: output})
+
+    def result_value(self):
+        r = self.rng.random()
+        if r < 0.3:
+            return self.rng.randrange(0, 1000)
+        if r < 0.5:
+            return round(self.rng.randrange(1, 100000) / 100, 2)
+        return self.rng.choice(["confirmed", "shipped", "sunny", "rainy", "pending", "ok", "booked",
+                                "cancelled", "available", "delayed"] + WORDS[:10])
+
+    # -- out of domain ---------------------------------------------------------------------
+    def out_of_domain(self, effort: str, prompts: list[str] | None = None) -> Problem:
+        question = self.rng.choice(prompts or OUT_OF_DOMAIN)
+        if effort == "low":
+            plan = [analysis("Out of scope; say what I can do.")]
+        elif effort == "medium":
+            plan = [analysis("This request is outside what I can do. Plan: say so honestly and list "
+                             "what I can help with.")]
+        else:
+            plan = [analysis("This request is outside what I can do. The calculator does arithmetic and "
+                             "the clock tells the date and time; neither helps here. Plan: answer honestly "
+                             "and briefly, then list what I can help with. Check: no tool call is needed, "
+                             "and I must not make anything up.")]
+        return Problem("out_of_domain", self.settings(effort), [Msg("user", question)],
+                       plan + [final(self.rng.choice(OOD_FINALS))], {"out_of_domain": True})
+
+    # -- drawing -------------------------------------------------------------------------
+    def problem(self, kind: str | None = None, effort: str | None = None) -> Problem:
+        kind = kind or self.rng.choices(list(self.KIND_WEIGHTS), weights=list(self.KIND_WEIGHTS.values()))[0]
+        return getattr(self, kind)(effort or self.effort())
+
+
+@dataclass
+class Example:
+    """Token ids of one rendered conversation and which positions the loss trains on."""
+
+    ids: list[int]
+    trained: list[bool]
+
+
+def trained_positions(ids: list[int]) -> list[bool]:
+    """True on every token the model itself emits in the last turn: from right after the
+    `<|start|>assistant` that follows the last user message through the stop token, including
+    the `<|start|>assistant` headers of the later messages it writes on its own (generation
+    stops only at call/return). A tool result re-opens generation after it. Earlier turns'
+    answers are context, not targets."""
+    assistant, user = harmony.encode("assistant"), harmony.encode("user")
+    assert len(assistant) == len(user) == 1, "role names must be single tokens"
+    last_user = max(i for i in range(1, len(ids)) if ids[i] == user[0] and ids[i - 1] == harmony.START)
+    marks, generating = [False] * len(ids), False
+    for i in range(last_user, len(ids)):
+        tok = ids[i]
+        if generating:
+            marks[i] = True
+            if tok in harmony.STOP_TOKENS:
+                generating = False
+        elif tok == assistant[0] and ids[i - 1] == harmony.START:
+            generating = True  # a prompt ends with `<|start|>assistant`; what follows is output
+    return marks
+
+
+def render(problem: Problem) -> Example:
+    ids = harmony.render_training(problem.messages, problem.settings)
+    return Example(ids, trained_positions(ids))
+
+
+def examples(seed: int, count: int) -> list[Example]:
+    gen = Generator(seed)
+    return [render(gen.problem()) for _ in range(count)]

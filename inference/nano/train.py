@@ -1,0 +1,176 @@
+"""Training gpt-oss-nano: a tiny GptOssForCausalLM on the synthetic harmony corpus.
+
+The trick that makes this cheap on a CPU: the corpus uses only K of o200k_harmony's 201,088
+token ids, so the model is built with a K-row (tied) embedding and the softmax runs over those
+K logits plus one constant logit log(V - K) that stands for all other ids. At load time the
+other ids become zero rows, whose logits are exactly 0 — the same distribution, so training's
+loss is the real model's loss. The loss covers only what the assistant emits
+(`data.trained_positions`).
+
+Fine-tuning on transcripts exported by the app goes through the same code: render them to
+`Example`s and pass them as `examples`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import checkpoint
+from .data import Example, examples as draw_examples
+
+
+@dataclass
+class Recipe:
+    seed: int = 0
+    examples: int = 48_000  # distinct conversations; steps * batch draws from them
+    steps: int = 3_000
+    batch: int = 16
+    lr: float = 3e-3
+    warmup: int = 150
+    final_lr_fraction: float = 0.05
+    weight_decay: float = 0.01
+    layers: int = 2
+    hidden: int = 128
+    heads: int = 4
+    kv_heads: int = 2
+    head_dim: int = 32
+    experts: int = 4
+    experts_per_token: int = 2
+    expert_hidden: int = 256
+    sliding_window: int = 128
+
+
+def build_config(recipe: Recipe, vocab_size: int):
+    return checkpoint.config_class()(
+        vocab_size=vocab_size, hidden_size=recipe.hidden, intermediate_size=recipe.expert_hidden,
+        num_hidden_layers=recipe.layers, num_attention_heads=recipe.heads,
+        num_key_value_heads=recipe.kv_heads, head_dim=recipe.head_dim,
+        num_local_experts=recipe.experts, num_experts_per_tok=recipe.experts_per_token,
+        sliding_window=recipe.sliding_window, tie_word_embeddings=True,
+        max_position_embeddings=4096,
+        # YaRN as in gpt-oss, scaled down: trained on ~600 tokens, stretched to 4096.
+        rope_parameters={"rope_type": "yarn", "factor": 4.0, "beta_fast": 32.0, "beta_slow": 1.0,
+                         "truncate": False, "original_max_position_embeddings": 1024,
+                         "rope_theta": 150000.0},
+    )
+
+
+class Corpus:
+    """Examples mapped into the compact id space: row i of the model is token used_ids[i]."""
+
+    def __init__(self, examples: list[Example], used_ids: list[int] | None = None):
+        self.used_ids = used_ids or sorted({t for e in examples for t in e.ids})
+        index = {t: i for i, t in enumerate(self.used_ids)}
+        self.ids = [np.array([index[t] for t in e.ids], dtype=np.int32) for e in examples]
+        self.trained = [np.array(e.trained, dtype=bool) for e in examples]
+
+    def save(self, path) -> None:
+        lengths = np.array([len(x) for x in self.ids])
+        np.savez_compressed(path, used_ids=np.array(self.used_ids), lengths=lengths,
+                            ids=np.concatenate(self.ids), trained=np.concatenate(self.trained))
+
+    @classmethod
+    def load(cls, path) -> "Corpus":
+        data = np.load(path)
+        corpus = cls.__new__(cls)
+        corpus.used_ids = data["used_ids"].tolist()
+        cuts = np.cumsum(data["lengths"])[:-1]
+        corpus.ids = np.split(data["ids"], cuts)
+        corpus.trained = np.split(data["trained"], cuts)
+        return corpus
+
+    def batch(self, rows: list[int], device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Right-padded inputs, next-token targets and the mask of targets the loss uses."""
+        length = max(len(self.ids[r]) for r in rows)
+        ids = np.zeros((len(rows), length), dtype=np.int64)
+        mask = np.zeros((len(rows), length), dtype=bool)
+        for i, r in enumerate(rows):
+            ids[i, : len(self.ids[r])] = self.ids[r]
+            mask[i, : len(self.ids[r])] = self.trained[r]
+        ids, mask = torch.from_numpy(ids).to(device), torch.from_numpy(mask).to(device)
+        return ids[:, :-1], ids[:, 1:], mask[:, 1:]
+
+
+def other_ids_logit(model) -> float:
+    """log(V - K): the summed weight of all zero-row ids, each with logit exactly 0."""
+    return math.log(checkpoint.FULL_VOCAB - model.config.vocab_size)
+
+
+def restricted_logits(model, hidden: torch.Tensor) -> torch.Tensor:
+    """Logits over the K used ids plus a last column for every other id together."""
+    logits = model.lm_head(hidden)
+    const = torch.full((*logits.shape[:-1], 1), other_ids_logit(model), dtype=logits.dtype,
+                       device=logits.device)
+    return torch.cat([logits, const], dim=-1)
+
+
+def loss_on(model, inputs, targets, mask) -> torch.Tensor:
+    hidden = model.model(input_ids=inputs).last_hidden_state
+    logits = restricted_logits(model, hidden[mask])
+    return torch.nn.functional.cross_entropy(logits, targets[mask])
+
+
+def lr_at(step: int, recipe: Recipe) -> float:
+    if step < recipe.warmup:
+        return recipe.lr * (step + 1) / recipe.warmup
+    progress = (step - recipe.warmup) / max(1, recipe.steps - recipe.warmup)
+    floor = recipe.final_lr_fraction
+    return recipe.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def new_model(recipe: Recipe, vocab_size: int, device):
+    from transformers import GptOssForCausalLM
+
+    torch.manual_seed(recipe.seed)
+    config = build_config(recipe, vocab_size)
+    config._attn_implementation = "eager"  # attention sinks need the eager kernel on CPU
+    return GptOssForCausalLM(config).to(device)
+
+
+def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, device="cpu",
+          log=print, model=None, save_every: int = 0):
+    """Train (or, given `model`, fine-tune) and write a compact checkpoint to `out` (also every
+    `save_every` steps, so that a run cut short still leaves its latest weights)."""
+    recipe = recipe or Recipe()
+    started = time.time()
+    random.seed(recipe.seed)
+    if corpus is None:
+        log(f"rendering {recipe.examples} conversations (seed {recipe.seed})")
+        corpus = Corpus(draw_examples(recipe.seed, recipe.examples))
+    data_s = time.time() - started
+    log(f"corpus: {len(corpus.ids)} conversations, {len(corpus.used_ids)} token ids, {data_s:.0f}s")
+    model = model or new_model(recipe, len(corpus.used_ids), device)
+    model.train()
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embed" not in n]
+    rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embed" not in n)]
+    optim = torch.optim.AdamW([{"params": decay, "weight_decay": recipe.weight_decay},
+                               {"params": rest, "weight_decay": 0.0}], lr=recipe.lr, betas=(0.9, 0.98))
+    order = random.Random(recipe.seed + 1)
+    rows = list(range(len(corpus.ids)))
+    running = None
+    for step in range(recipe.steps):
+        for group in optim.param_groups:
+            group["lr"] = lr_at(step, recipe)
+        loss = loss_on(model, *corpus.batch(order.sample(rows, recipe.batch), device))
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optim.step()
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        if step % 100 == 0 or step == recipe.steps - 1:
+            log(f"step {step} loss {running:.4f} lr {lr_at(step, recipe):.2e} {time.time() - started:.0f}s")
+        if save_every and step and step % save_every == 0:
+            checkpoint.save_compact(model, corpus.used_ids, Path(out), {"recipe": asdict(recipe), "step": step})
+    model.eval()
+    info = {"recipe": asdict(recipe), "train_seconds": round(time.time() - started), "device": str(device),
+            "final_loss": round(running, 4), "threads": torch.get_num_threads()}
+    path = checkpoint.save_compact(model, corpus.used_ids, Path(out), info)
+    log(f"saved {path} after {info['train_seconds']}s")
+    return model, corpus

@@ -1,0 +1,89 @@
+"""The nano data generator renders valid harmony: every span the model is trained to emit
+parses back, with the project's own parser, into exactly the messages the generator wrote."""
+
+import json
+
+import pytest
+
+from inference import harmony
+from inference.harmony import EFFORTS
+from inference.nano.data import Generator, render, split, trained_positions
+from inference.stream import HarmonyStream
+
+KINDS = list(Generator.KIND_WEIGHTS)
+
+
+def generated_spans(ids, marks):
+    """The contiguous runs of trained tokens: one per generation (tool results cut them)."""
+    spans, current = [], []
+    for tok, mark in zip(ids, marks):
+        if mark:
+            current.append(tok)
+        elif current:
+            spans.append(current)
+            current = []
+    return spans + ([current] if current else [])
+
+
+def parse(span):
+    stream = HarmonyStream("t", lambda frame: None)
+    for tok in span:
+        stream.feed(tok)
+    stream.finish()
+    return stream
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("effort", EFFORTS)
+def test_trained_spans_parse_back_into_the_generated_messages(kind, effort):
+    gen = Generator(seed=7)
+    for _ in range(4):
+        problem = gen.problem(kind, effort)
+        example = render(problem)
+        assert example.ids[-1] == harmony.RETURN
+        spans = generated_spans(example.ids, example.trained)
+        parsed = []
+        for span in spans:
+            stream = parse(span)
+            assert stream.problems == [] and stream.notes == []
+            assert stream.stop_token in (harmony.CALL, harmony.RETURN)
+            parsed += stream.messages
+        wanted = [m for m in problem.answer if m.role == "assistant"]
+        assert [(m.channel, m.recipient, m.text) for m in parsed] == [
+            (m.channel, m.recipient, m.text) for m in wanted
+        ]
+
+
+def test_prompt_is_the_prefix_the_model_continues():
+    gen = Generator(seed=3)
+    for kind in KINDS:
+        problem = gen.problem(kind, "high")
+        ids = render(problem).ids
+        prompt = harmony.render_prompt(problem.prompt, problem.settings)
+        assert ids[: len(prompt)] == prompt
+        assert trained_positions(ids)[len(prompt)] and not trained_positions(ids)[len(prompt) - 1]
+
+
+def test_tool_calls_are_json_objects_of_declared_tools():
+    gen = Generator(seed=5)
+    for _ in range(30):
+        problem = gen.problem("function")
+        declared = {t.name: t for t in problem.settings.tools}
+        call = next(m for m in problem.answer if m.recipient)
+        name = call.recipient.removeprefix("functions.")
+        args = json.loads(call.text)
+        assert name in declared and args == problem.expected["call"]["arguments"]
+        assert set(args) <= set(declared[name].parameters["properties"])
+
+
+def test_held_out_tools_never_appear_in_training_names():
+    train, held = Generator(seed=1), Generator(seed=1, held_out=True)
+    assert all(split(train.tool_name()[0]) == "train" for _ in range(200))
+    assert all(split(held.tool_name()[0]) == "held_out" for _ in range(200))
+
+
+def test_previous_turns_are_context_not_targets():
+    problem = Generator(seed=2).problem("follow_up", "medium")
+    example = render(problem)
+    last_user = max(i for i, t in enumerate(example.ids) if t == harmony.encode("user")[0])
+    assert not any(example.trained[:last_user])
