@@ -1,0 +1,143 @@
+"""Admin inspection of stored transcripts: turns filtered by status, effort, model and user;
+each turn's messages side by side per channel, the raw harmony text of its tokens, and its
+metrics."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin
+from django.utils.html import format_html, format_html_join
+
+from inference import events, harmony
+
+from .models import Conversation, Message, Turn
+
+CHANNEL_ORDER = ("analysis", "commentary", "final")
+
+
+class TurnInline(admin.TabularInline):
+    model = Turn
+    fields = ("id", "status", "effort", "model", "queued_at")
+    readonly_fields = fields
+    show_change_link = True
+    extra = 0
+    can_delete = False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ("id", "title", "user", "created_at", "updated_at")
+    list_filter = ("user",)
+    search_fields = ("title", "user__username")
+    inlines = [TurnInline]
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    fields = ("index", "role", "author", "channel", "recipient", "content_type", "text", "tokens",
+              "call_id", "tool_ms")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(Turn)
+class TurnAdmin(admin.ModelAdmin):
+    list_display = ("id", "user", "status", "effort", "model", "device", "short_text",
+                    "output_tokens", "total_ms", "queued_at")
+    list_filter = ("status", "effort", "model", ("conversation__user", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("user_text", "request_id", "conversation__user__username")
+    date_hierarchy = "queued_at"
+    list_select_related = ("conversation__user",)
+    readonly_fields = ("conversation", "request_id", "user_text", "effort", "status", "model",
+                       "device", "worker", "celery_task_id", "queued_at", "started_at",
+                       "finished_at", "regenerated_from", "error_view", "metrics_view",
+                       "settings_view", "channels_view", "harmony_view")
+    exclude = ("settings", "metrics", "error", "pending_call")
+    fieldsets = (
+        (None, {"fields": ("conversation", "user_text", "effort", "status", "error_view",
+                           "regenerated_from")}),
+        ("Messages by channel", {"fields": ("channels_view",)}),
+        ("Metrics", {"fields": ("metrics_view", "model", "device", "worker", "queued_at",
+                                "started_at", "finished_at")}),
+        ("Request", {"fields": ("request_id", "settings_view", "celery_task_id")}),
+        ("Raw harmony (decoded token ids)", {"classes": ("collapse",), "fields": ("harmony_view",)}),
+    )
+    inlines = [MessageInline]
+
+    def has_add_permission(self, request):
+        return False  # turns come from the chat, never from a form
+
+    @admin.display(description="user", ordering="conversation__user__username")
+    def user(self, turn):
+        return turn.conversation.user
+
+    @admin.display(description="text")
+    def short_text(self, turn):
+        return turn.user_text[:60]
+
+    @admin.display(description="output tokens")
+    def output_tokens(self, turn):
+        return (turn.metrics or {}).get("output_tokens")
+
+    @admin.display(description="total ms")
+    def total_ms(self, turn):
+        return (turn.metrics or {}).get("total_ms")
+
+    @admin.display(description="error")
+    def error_view(self, turn):
+        if not turn.error:
+            return "—"
+        return format_html("<strong>{}</strong>: {}", turn.error.get("code"), turn.error.get("message"))
+
+    @admin.display(description="metrics")
+    def metrics_view(self, turn):
+        metrics = turn.metrics or {}
+        keys = list(events.METRIC_KEYS) + sorted(set(metrics) - set(events.METRIC_KEYS))
+        return format_html("<table>{}</table>", format_html_join(
+            "", "<tr><th>{}</th><td>{}</td></tr>",
+            ((k, json.dumps(metrics.get(k))) for k in keys)))
+
+    @admin.display(description="settings")
+    def settings_view(self, turn):
+        return format_html("<pre>{}</pre>", json.dumps(turn.settings, indent=2))
+
+    @admin.display(description="channels")
+    def channels_view(self, turn):
+        """One column per channel (plus any other, e.g. `unparsed`, and tool answers), each
+        message in order with its index, recipient and token count."""
+        columns: dict[str, list[Message]] = {c: [] for c in CHANNEL_ORDER}
+        for m in turn.messages.all():
+            name = "tool answers" if m.role == "tool" else (m.channel or "(none)")
+            columns.setdefault(name, []).append(m)
+        cells = format_html_join("", '<td style="vertical-align:top;min-width:14em">{}</td>', (
+            (format_html_join("", "<div><small>#{} {} · {} tokens</small><pre style=\"white-space:"
+                                  "pre-wrap\">{}</pre></div>",
+                              ((m.index, f"→ {m.recipient}" if m.recipient else m.role, m.tokens,
+                                m.text) for m in msgs)) or "—",)
+            for msgs in columns.values()))
+        heads = format_html_join("", "<th>{}</th>", ((name,) for name in columns))
+        return format_html("<table><tr>{}</tr><tr>{}</tr></table>", heads, cells)
+
+    @admin.display(description="harmony")
+    def harmony_view(self, turn):
+        """The model's own tokens, decoded with their special tokens: what it generated."""
+        parts = []
+        for m in turn.messages.all():
+            text = harmony.decode(m.token_ids) if m.token_ids else "(no token ids stored)"
+            parts.append((m.index, len(m.token_ids), text))
+        return format_html_join("", "<div><small>#{} · {} ids</small><pre style=\"white-space:"
+                                    "pre-wrap\">{}</pre></div>", parts) or "—"
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ("turn", "index", "role", "channel", "recipient", "tokens")
+    list_filter = ("role", "channel")
+    search_fields = ("text",)
+    readonly_fields = ("turn", "index", "role", "author", "channel", "recipient", "content_type",
+                       "text", "token_ids", "tokens", "call_id", "tool_ms")
+
+    def has_add_permission(self, request):
+        return False

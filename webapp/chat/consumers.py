@@ -1,0 +1,189 @@
+"""The chat WebSocket (/ws/chat/): validates the browser's frames, turns them into database
+transitions (webapp/chat/turns.py) and relays the frames workers publish for the turns this
+socket follows. It owns nothing but the socket and its group memberships: a turn's state is in
+the database, its stream in the turn's frame log (webapp/chat/live.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from inference import events
+
+from . import frames, live, turns
+from .frames import FrameError
+from .models import Turn
+from .replay import turn_frames
+
+log = logging.getLogger(__name__)
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # turn id -> first `seq` to relay; frames before it were sent by a catch-up
+        self.following: dict[int, int] = {}
+        self.redis = None
+
+    # ---- socket life ----
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close()  # before accept: the handshake is refused (HTTP 403)
+            return
+        self.user = user
+        self.redis = live.async_client()
+        await self.accept()
+
+    async def disconnect(self, code):
+        for turn_id in list(self.following):
+            await self.channel_layer.group_discard(live.group(turn_id), self.channel_name)
+        self.following.clear()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    async def send_frame(self, frame: dict):
+        await self.send(text_data=json.dumps(frame))
+
+    async def receive(self, text_data=None, bytes_data=None):
+        frame = {}
+        try:
+            frame = self.decode(text_data, bytes_data)
+            handler = self.HANDLERS.get(frame.get("type"))
+            if handler is None:
+                raise FrameError("unknown_type", f"unknown frame type {frame.get('type')!r}; "
+                                 f"expected one of {', '.join(sorted(self.HANDLERS))}")
+            await handler(self, frame)
+        except FrameError as exc:
+            await self.refuse(frame, exc.code, exc.message)
+        except Exception:  # a bug or a database outage: say so, keep the socket
+            log.exception("frame %r failed", frame.get("type"))
+            await self.refuse(frame, "internal_error", "the server failed to handle this frame")
+
+    async def refuse(self, frame: dict, code: str, message: str):
+        request_id = frame.get("request_id") if isinstance(frame.get("request_id"), str) else None
+        turn_id = frame.get("turn_id") if frames.is_int(frame.get("turn_id")) else None
+        await self.send_frame(events.error(code, message, request_id, turn_id))
+
+    @staticmethod
+    def decode(text_data, bytes_data) -> dict:
+        if text_data is None:
+            raise FrameError("bad_frame", "frames are JSON text, not binary")
+        size = len(text_data.encode())
+        if size > settings.CHAT_MAX_FRAME_BYTES:
+            raise FrameError("too_large", f"the frame has {size} bytes; the limit is "
+                                          f"{settings.CHAT_MAX_FRAME_BYTES}")
+        try:
+            frame = json.loads(text_data)
+        except ValueError as exc:
+            raise FrameError("bad_json", f"the frame is not JSON: {exc}") from None
+        if not isinstance(frame, dict):
+            raise FrameError("bad_frame", "a frame is a JSON object with a `type`")
+        return frame
+
+    # ---- following turns ----
+
+    async def follow(self, turn_id: int, first_seq: int):
+        if turn_id not in self.following:
+            await self.channel_layer.group_add(live.group(turn_id), self.channel_name)
+        self.following[turn_id] = first_seq
+
+    async def unfollow(self, turn_id: int):
+        if self.following.pop(turn_id, None) is not None:
+            await self.channel_layer.group_discard(live.group(turn_id), self.channel_name)
+
+    async def turn_frame(self, message):
+        """A frame a worker published to a turn's group (live.FRAME_MESSAGE_TYPE)."""
+        frame = message["frame"]
+        first_seq = self.following.get(frame["turn_id"])
+        if first_seq is None or frame.get("seq", first_seq) < first_seq:
+            return  # not followed (any more), or already sent by a catch-up
+        await self.send_frame(frame)
+        if frame["type"] == "turn.done":
+            await self.unfollow(frame["turn_id"])
+
+    async def publish(self, turn_id: int, frame: dict):
+        await live.append_and_send(self.redis, self.channel_layer, turn_id, frame)
+
+    # ---- client frames ----
+
+    async def queue(self, turn: Turn, position: int, task_name: str):
+        """Follow the turn, hand it to the workers, tell the browser. Following comes first: a
+        fast worker's frames then wait in this socket's channel until turn.queued is sent."""
+        if turn.id not in self.following:
+            await self.follow(turn.id, await live.log_length(self.redis, turn.id))
+        failed = await database_sync_to_async(turns.enqueue)(turn, task_name)
+        await self.send_frame(events.turn_queued(turn.request_id, turn.conversation_id, turn.id,
+                                                 position))
+        if failed is not None:
+            await self.publish(turn.id, failed)
+
+    async def on_turn_create(self, frame):
+        request = frames.turn_create(frame, max_text_chars=settings.CHAT_MAX_TEXT_CHARS,
+                                     max_output_tokens=settings.CHAT_MAX_OUTPUT_TOKENS)
+        started = await live.count_turn_started(self.redis, self.user.id)
+        if started > settings.CHAT_TURNS_PER_MINUTE:
+            raise FrameError("rate_limited", f"at most {settings.CHAT_TURNS_PER_MINUTE} turns a "
+                                             "minute; wait a little")
+        turn, position = await database_sync_to_async(turns.create_turn)(self.user, request)
+        await self.queue(turn, position, turns.RUN_TASK)
+
+    async def on_turn_cancel(self, frame):
+        turn_id = frames.positive_id(frame, "turn_id")
+        turn, done = await database_sync_to_async(turns.cancel_idle)(self.user, turn_id)
+        if done is not None:
+            await self.publish(turn.id, done)
+        else:  # running: its worker polls the flag and ends the turn with turn.done
+            await live.request_cancel(self.redis, turn.id)
+
+    async def on_tool_output(self, frame):
+        turn_id, call_id, output = frames.tool_output(frame, max_chars=settings.CHAT_MAX_TEXT_CHARS)
+        turn, position = await database_sync_to_async(turns.accept_tool_output)(
+            self.user, turn_id, call_id, output)
+        await self.queue(turn, position, turns.RESUME_TASK)
+
+    async def on_turn_subscribe(self, frame):
+        """Follow a turn again after a reload or reconnect: send what it has streamed so far,
+        then its live frames, with nothing missed or repeated. Group messages wait until this
+        handler returns, so joining the group first loses nothing."""
+        turn_id = frames.positive_id(frame, "turn_id")
+        turn, stored = await database_sync_to_async(self.stored_turn)(turn_id)
+        if turn.status == Turn.Status.RUNNING:  # is its worker still alive?
+            for done in await database_sync_to_async(turns.fail_stale_turns)([turn_id]):
+                await self.publish(turn_id, done)
+        await self.follow(turn_id, 0)
+        if turn.status in (Turn.Status.QUEUED, Turn.Status.RUNNING):
+            logged = await live.logged_frames(self.redis, turn_id)
+            position = await database_sync_to_async(turn.queue_position)()
+            queued = events.turn_queued(turn.request_id, turn.conversation_id, turn.id, position)
+            catch_up, first_live = [queued] + logged, len(logged)
+        else:  # finished or awaiting: the database holds all of it
+            first_live = await live.log_length(self.redis, turn_id)
+            catch_up = stored
+        for item in catch_up:
+            await self.send_frame(item)
+        if catch_up[-1]["type"] == "turn.done":
+            await self.unfollow(turn_id)
+        else:
+            self.following[turn_id] = first_live
+
+    def stored_turn(self, turn_id: int):
+        turn = turns.owned_turn(self.user, turn_id)
+        return turn, turn_frames(turn)
+
+    async def on_ping(self, frame):
+        await self.send_frame({"type": "pong"})
+
+    HANDLERS = {
+        "turn.create": on_turn_create,
+        "turn.cancel": on_turn_cancel,
+        "tool.output": on_tool_output,
+        "turn.subscribe": on_turn_subscribe,
+        "ping": on_ping,
+    }

@@ -1,0 +1,196 @@
+"""The live side of a turn, kept in Redis beside the database row that is its truth.
+
+- Frame log: every frame the worker (or the consumer, for a turn no worker holds) publishes is
+  appended to the turn's list and sent to its channel-layer group with `seq`, its position in
+  that list. A browser that reconnects or reloads subscribes again and is sent the log, then the
+  live frames from where the log ended, so nothing is missed or repeated (delivery on the
+  channel layer itself is at-most-once).
+- Cancel flag: the consumer sets it; the running task polls it (cooperative cancel).
+- Heartbeat: a running task refreshes it; a running turn without one has lost its worker.
+- Rate counter: turns a user started in the current minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+
+import redis
+import redis.asyncio
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+LOG_TTL_S = 24 * 3600
+CANCEL_TTL_S = 24 * 3600
+FRAME_MESSAGE_TYPE = "turn.frame"  # channel-layer message type; the consumer's turn_frame()
+
+
+def group(turn_id: int) -> str:
+    return f"turn.{turn_id}"
+
+
+def key(turn_id: int, what: str) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:turn:{turn_id}:{what}"
+
+
+def rate_key(user_id: int, minute: int) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:rate:{user_id}:{minute}"
+
+
+# ---- async side: the consumer ---------------------------------------------------------------
+
+def async_client() -> redis.asyncio.Redis:
+    return redis.asyncio.Redis.from_url(settings.REDIS_URL)
+
+
+async def append_and_send(client, layer, turn_id: int, frame: dict) -> int:
+    """Log `frame` and send it to the turn's group; returns its `seq`."""
+    length = await client.rpush(key(turn_id, "frames"), json.dumps(frame))
+    await client.expire(key(turn_id, "frames"), LOG_TTL_S)
+    seq = length - 1
+    await layer.group_send(group(turn_id), {"type": FRAME_MESSAGE_TYPE,
+                                            "frame": {**frame, "seq": seq}})
+    return seq
+
+
+async def logged_frames(client, turn_id: int) -> list[dict]:
+    raw = await client.lrange(key(turn_id, "frames"), 0, -1)
+    return [{**json.loads(item), "seq": seq} for seq, item in enumerate(raw)]
+
+
+async def log_length(client, turn_id: int) -> int:
+    return await client.llen(key(turn_id, "frames"))
+
+
+async def request_cancel(client, turn_id: int) -> None:
+    await client.set(key(turn_id, "cancel"), 1, ex=CANCEL_TTL_S)
+
+
+async def count_turn_started(client, user_id: int) -> int:
+    """Turns this user started in the current minute, this one included."""
+    minute = int(time.time() // 60)
+    name = rate_key(user_id, minute)
+    count = await client.incr(name)
+    if count == 1:
+        await client.expire(name, 120)
+    return count
+
+
+async def is_alive(client, turn_id: int) -> bool:
+    return bool(await client.exists(key(turn_id, "alive")))
+
+
+# ---- sync side: the worker ------------------------------------------------------------------
+
+_sync_client = None
+
+
+def sync_client() -> redis.Redis:
+    global _sync_client
+    if _sync_client is None:
+        _sync_client = redis.Redis.from_url(settings.REDIS_URL)
+    return _sync_client
+
+
+def cancel_requested(turn_id: int) -> bool:
+    return bool(sync_client().exists(key(turn_id, "cancel")))
+
+
+def clear_cancel(turn_id: int) -> None:
+    sync_client().delete(key(turn_id, "cancel"))
+
+
+def mark_alive(turn_id: int) -> None:
+    sync_client().set(key(turn_id, "alive"), 1, ex=settings.CHAT_STALE_TURN_SECONDS)
+
+
+def alive_turn_ids(turn_ids) -> set[int]:
+    turn_ids = list(turn_ids)
+    if not turn_ids:
+        return set()
+    flags = sync_client().mget([key(t, "alive") for t in turn_ids])
+    return {t for t, flag in zip(turn_ids, flags) if flag is not None}
+
+
+class Heartbeat:
+    """While a task runs a turn, a thread marks it alive every few seconds, whatever the
+    decoding loop is doing (a long prefill included)."""
+
+    def __init__(self, turn_id: int):
+        self.turn_id = turn_id
+        self.period = max(1.0, settings.CHAT_STALE_TURN_SECONDS / 6)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"heartbeat-{turn_id}")
+
+    def _run(self):
+        while not self._stop.wait(self.period):
+            try:
+                mark_alive(self.turn_id)
+            except redis.RedisError as exc:  # the sweep will see a missed beat; keep trying
+                log.warning("heartbeat of turn %s failed: %s", self.turn_id, exc)
+
+    def __enter__(self):
+        mark_alive(self.turn_id)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        sync_client().delete(key(self.turn_id, "alive"))
+
+
+class Publisher:
+    """Publishes frames from a worker's synchronous task, in order, without blocking it.
+
+    One event loop, in one thread, for the worker process's whole life: building a loop and
+    Redis connections per message (what async_to_sync does outside a loop, channels_redis #266)
+    would cost more than decoding a token."""
+
+    def __init__(self):
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        threading.Thread(target=self._run, daemon=True, name="frame-publisher").start()
+        self._ready.wait()
+
+    def _run(self):
+        asyncio.set_event_loop(self._loop)
+        self._queue = asyncio.Queue()
+        self._ready.set()
+        self._loop.run_until_complete(self._pump())
+
+    async def _pump(self):
+        layer = get_channel_layer()
+        client = async_client()
+        while True:
+            turn_id, frame = await self._queue.get()
+            try:
+                await append_and_send(client, layer, turn_id, frame)
+            except Exception:  # a lost frame is a gap the browser fills from the log or the DB
+                log.exception("could not publish %s of turn %s", frame.get("type"), turn_id)
+            finally:
+                self._queue.task_done()
+
+    def publish(self, turn_id: int, frame: dict) -> None:
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, (turn_id, frame))
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Wait until every frame published so far has been sent."""
+        asyncio.run_coroutine_threadsafe(self._queue.join(), self._loop).result(timeout)
+
+
+_publisher = None
+_publisher_lock = threading.Lock()
+
+
+def publisher() -> Publisher:
+    global _publisher
+    with _publisher_lock:
+        if _publisher is None:
+            _publisher = Publisher()
+    return _publisher

@@ -1,0 +1,109 @@
+"""Storage of conversations, turns and their harmony messages.
+
+A turn's row is the truth about it: the worker writes each message as it ends and the turn
+when it stops; the stream a browser sees is a view of the same data (PROTOCOL.md).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from inference.harmony import EFFORTS
+
+TITLE_CHARS = 80
+
+
+class Conversation(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="conversations")
+    title = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-updated_at"])]
+
+    def __str__(self):
+        return self.title
+
+    @staticmethod
+    def title_for(text: str) -> str:
+        line = " ".join(text.split())
+        return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1] + "…"
+
+
+class Turn(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        AWAITING = "awaiting"  # paused on a function call the client must answer
+        COMPLETED = "completed"
+        CANCELLED = "cancelled"
+        FAILED = "failed"
+        LENGTH = "length"
+
+    FINISHED = (Status.COMPLETED, Status.CANCELLED, Status.FAILED, Status.LENGTH)
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
+    request_id = models.CharField(max_length=100, blank=True)
+    user_text = models.TextField()
+    effort = models.CharField(max_length=10, choices=[(e, e) for e in EFFORTS])
+    settings = models.JSONField(default=dict, blank=True)  # turn.create's `settings`, validated
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    model = models.CharField(max_length=200, blank=True)
+    device = models.CharField(max_length=50, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    metrics = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)  # {code, message} as in turn.done
+    # {call_id, name, arguments} while awaiting a client's tool.output; the output is added
+    # here when it arrives, for the resume task to read
+    pending_call = models.JSONField(null=True, blank=True)
+    celery_task_id = models.CharField(max_length=50, blank=True)
+    queued_at = models.DateTimeField(default=timezone.now)  # last queued: created or resumed
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    regenerated_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                         related_name="regenerations")
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "queued_at"])]
+
+    def __str__(self):
+        return f"turn {self.pk} ({self.status}, {self.effort})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    def queue_position(self) -> int:
+        """How many queued turns, of anyone, are ahead of this one (the queue is first in,
+        first out; a resumed turn joins at its end)."""
+        ahead = models.Q(queued_at__lt=self.queued_at) | models.Q(queued_at=self.queued_at,
+                                                                 id__lt=self.id)
+        return Turn.objects.filter(ahead, status=Turn.Status.QUEUED).count()
+
+
+class Message(models.Model):
+    """One harmony message of a turn, as the model (or a tool) wrote it."""
+
+    turn = models.ForeignKey(Turn, on_delete=models.CASCADE, related_name="messages")
+    index = models.PositiveIntegerField()  # message.start's index: order within the turn
+    role = models.CharField(max_length=20)
+    author = models.CharField(max_length=100, blank=True, null=True)  # functions.x for tools
+    channel = models.CharField(max_length=50, blank=True, null=True)
+    recipient = models.CharField(max_length=200, blank=True, null=True)
+    content_type = models.CharField(max_length=100, blank=True, null=True)
+    text = models.TextField(blank=True)
+    token_ids = models.JSONField(default=list, blank=True)
+    tokens = models.PositiveIntegerField(default=0)
+    call_id = models.CharField(max_length=100, blank=True, null=True)  # tool call and its answer
+    tool_ms = models.FloatField(null=True, blank=True)  # server-run tool answers only
+
+    class Meta:
+        ordering = ["turn", "index"]
+        constraints = [models.UniqueConstraint(fields=["turn", "index"], name="message_index")]
+
+    def __str__(self):
+        return f"{self.turn_id}#{self.index} {self.role}/{self.channel}"

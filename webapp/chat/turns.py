@@ -1,0 +1,161 @@
+"""A turn's life as database transitions, shared by the consumer and the worker task.
+
+queued ──worker claims──▶ running ──▶ completed | cancelled | failed | length
+   │                         └──────▶ awaiting ──tool.output──▶ queued (resume)
+   └── cancelled (turn.cancel before a worker took it; also from awaiting)
+
+Every transition is one conditional UPDATE (or a locked read-modify-write), so two processes
+racing for the same turn cannot both win: a redelivered task finds the turn no longer queued
+and leaves it alone.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import transaction
+from django.utils import timezone
+
+from inference import events
+
+from .frames import FrameError, TurnRequest
+from .models import Conversation, Turn
+
+RUN_TASK, RESUME_TASK = "chat.run_turn", "chat.resume_turn"
+
+
+def not_found(turn_id: int) -> FrameError:
+    # the same answer for "does not exist" and "is someone else's": ids reveal nothing
+    return FrameError("not_found", f"no turn {turn_id} of yours")
+
+
+def owned_turn(user, turn_id: int) -> Turn:
+    try:
+        return Turn.objects.select_related("conversation").get(id=turn_id, conversation__user=user)
+    except Turn.DoesNotExist:
+        raise not_found(turn_id) from None
+
+
+def base_metrics(turn: Turn, **known) -> dict:
+    """Every protocol metric, from what was stored at a pause, else null where the turn never
+    got that far (PROTOCOL.md: figures that do not apply are null)."""
+    metrics = {k: None for k in events.METRIC_KEYS}
+    metrics.update(turn.metrics or {})
+    metrics["effort"] = turn.effort
+    metrics["model"] = metrics["model"] or turn.model or None
+    metrics["device"] = metrics["device"] or turn.device or None
+    metrics.update(known)
+    return metrics
+
+
+def elapsed_ms(since) -> float:
+    return round((timezone.now() - since).total_seconds() * 1000, 1)
+
+
+def enqueue(turn: Turn, task_name: str) -> dict | None:
+    """Hand the turn to the `gpu` queue. If the broker cannot take it, the turn fails at once
+    (with a stored reason) rather than waiting forever as `queued`: its turn.done is returned."""
+    from webapp.celery import app
+
+    try:
+        app.send_task(task_name, args=[turn.id], task_id=turn.celery_task_id, queue="gpu")
+        return None
+    except Exception as exc:  # kombu raises several kinds; all mean "not queued"
+        error = events.error_info("queue_unavailable", f"the turn could not be queued: {exc}")
+        metrics = base_metrics(turn)
+        Turn.objects.filter(id=turn.id).update(status=Turn.Status.FAILED, error=error,
+                                               metrics=metrics, finished_at=timezone.now())
+        return events.turn_done(turn.id, Turn.Status.FAILED.value, metrics, error)
+
+
+def create_turn(user, request: TurnRequest) -> tuple[Turn, int]:
+    """Store a new queued turn (and its conversation if new); return it with its queue
+    position. `enqueue` hands it to a worker."""
+    with transaction.atomic():
+        if request.conversation_id is None:
+            conversation = Conversation.objects.create(user=user,
+                                                       title=Conversation.title_for(request.text))
+        else:
+            conversation = Conversation.objects.filter(id=request.conversation_id, user=user).first()
+            if conversation is None:
+                raise FrameError("not_found", f"no conversation {request.conversation_id} of yours")
+        regenerated_from = None
+        if request.regenerated_from is not None:
+            regenerated_from = conversation.turns.filter(id=request.regenerated_from).first()
+            if regenerated_from is None:
+                raise FrameError("not_found", f"no turn {request.regenerated_from} in this conversation")
+        turn = Turn.objects.create(
+            conversation=conversation, request_id=request.request_id, user_text=request.text,
+            effort=request.effort, settings=request.settings, regenerated_from=regenerated_from,
+            celery_task_id=str(uuid.uuid4()),
+        )
+        Conversation.objects.filter(id=conversation.id).update(updated_at=turn.queued_at)
+    return turn, turn.queue_position()
+
+
+def cancel_idle(user, turn_id: int) -> tuple[Turn, dict | None]:
+    """Cancel a turn no worker holds (queued or awaiting) and return its turn.done; for a
+    running turn return None: the worker stops at the flag and sends turn.done itself."""
+    with transaction.atomic():
+        turn = owned_turn(user, turn_id)
+        turn = Turn.objects.select_for_update().get(id=turn.id)
+        if turn.finished:
+            raise FrameError("bad_state", f"turn {turn_id} has already ended ({turn.status})")
+        if turn.status not in (Turn.Status.QUEUED, Turn.Status.AWAITING):
+            return turn, None
+        extra = {"queue_ms": elapsed_ms(turn.queued_at)} if turn.started_at is None else {}
+        turn.status = Turn.Status.CANCELLED
+        turn.metrics = base_metrics(turn, **extra)
+        turn.finished_at = timezone.now()
+        turn.save(update_fields=["status", "metrics", "finished_at"])
+    return turn, events.turn_done(turn.id, turn.status, turn.metrics, turn.error)
+
+
+def accept_tool_output(user, turn_id: int, call_id: str, output: str) -> tuple[Turn, int]:
+    """Store the client's answer to the pending call and mark the turn queued again; the
+    caller then enqueues RESUME_TASK."""
+    with transaction.atomic():
+        turn = owned_turn(user, turn_id)
+        turn = Turn.objects.select_for_update().get(id=turn.id)
+        pending = turn.pending_call or {}
+        if turn.status != Turn.Status.AWAITING:
+            raise FrameError("bad_state", f"turn {turn_id} is {turn.status}, not awaiting a tool output")
+        if pending.get("call_id") != call_id:
+            raise FrameError("bad_state", f"turn {turn_id} awaits call {pending.get('call_id')!r}, "
+                                          f"not {call_id!r}")
+        turn.pending_call = {**pending, "output": output}
+        turn.status = Turn.Status.QUEUED
+        turn.queued_at = timezone.now()
+        turn.celery_task_id = str(uuid.uuid4())
+        turn.save(update_fields=["pending_call", "status", "queued_at", "celery_task_id"])
+    return turn, turn.queue_position()
+
+
+def fail_stale_turns(turn_ids=None) -> list[dict]:
+    """Mark failed the running turns whose worker stopped sending heartbeats (it died, or was
+    killed mid-turn), so that no turn stays `running` forever; returns their turn.done frames."""
+    from . import live
+
+    running = Turn.objects.filter(status=Turn.Status.RUNNING)
+    if turn_ids is not None:
+        running = running.filter(id__in=list(turn_ids))
+    candidates = list(running.values_list("id", flat=True))
+    dead = set(candidates) - live.alive_turn_ids(candidates)
+    frames = []
+    for turn_id in sorted(dead):
+        with transaction.atomic():
+            turn = Turn.objects.select_for_update().get(id=turn_id)
+            if turn.status != Turn.Status.RUNNING:
+                continue
+            turn.status = Turn.Status.FAILED
+            turn.error = events.error_info(
+                "worker_lost",
+                f"the worker running this turn ({turn.worker or 'unknown'}) stopped without "
+                f"finishing it; what it had generated is kept",
+            )
+            turn.metrics = base_metrics(turn)
+            turn.finished_at = timezone.now()
+            turn.save(update_fields=["status", "error", "metrics", "finished_at"])
+        frames.append(events.turn_done(turn.id, turn.status, turn.metrics, turn.error))
+    return frames
+
