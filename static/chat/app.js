@@ -9,7 +9,9 @@ const SETTINGS_KEYS = ["developer_instructions", "tools", "builtin_tools", "temp
   "max_output_tokens", "seed"];
 const EFFORT_KEY = "gptoss.effort";
 const CHECK_EVERY_MS = 3000;
-const SILENT_TURN_MS = 12000; // a turn unheard of this long is checked against the database
+// A turn unheard of this long is followed again: that refreshes a queued turn's position and
+// lets the server notice a running turn whose worker died.
+const SILENT_MS = { queued: 5000, running: 15000 };
 
 const page = JSON.parse(document.getElementById("page-data").textContent);
 const $ = (selector) => document.querySelector(selector);
@@ -26,12 +28,6 @@ let settingsProblem = null;
 
 function requestId() {
   return crypto.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
-}
-
-async function fetchJson(url) {
-  const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  return response.json();
 }
 
 // ---- turns ----
@@ -59,18 +55,17 @@ function addView(options) {
 }
 
 function showStored(payload) {
-  const view = byTurnId.get(payload.turn_id) ?? addView({
+  const view = addView({
     userText: payload.user_text, effort: payload.effort, settings: payload.settings,
     turnId: payload.turn_id, regeneratedFrom: payload.regenerated_from,
   });
-  view.clear();
   view.applyAll(payload.frames);
   return view;
 }
 
 function startTurn(text, effort, settings, regenerateOf = null) {
   const frame = { type: "turn.create", request_id: requestId(), conversation_id: conversationId, text, effort, settings };
-  if (regenerateOf !== null) frame.regenerate_of = regenerateOf;
+  if (regenerateOf !== null) frame.regenerated_from = regenerateOf;
   addView({ userText: text, effort, settings, requestId: frame.request_id, regeneratedFrom: regenerateOf });
   stickToBottom = true;
   scrollToBottom();
@@ -78,49 +73,31 @@ function startTurn(text, effort, settings, regenerateOf = null) {
 }
 
 function route(frame) {
-  if (frame.type === "turn.queued" && byRequestId.has(frame.request_id)) {
+  if (frame.type === "turn.queued" && byRequestId.has(frame.request_id) && !byTurnId.has(frame.turn_id)) {
     const view = byRequestId.get(frame.request_id);
     byTurnId.set(frame.turn_id, view);
     if (conversationId === null && frame.conversation_id !== null) enterConversation(frame.conversation_id, view.userText);
     view.apply(frame);
     return;
   }
-  if (frame.turn_id !== undefined && byTurnId.has(frame.turn_id)) {
-    byTurnId.get(frame.turn_id).apply(frame);
-    return;
-  }
-  if (frame.type === "error" && byRequestId.has(frame.request_id)) {
-    byRequestId.get(frame.request_id).apply(frame);
-    return;
-  }
-  if (frame.type === "turn.queued" && frame.conversation_id === conversationId && conversationId !== null) {
-    adopt(frame.turn_id); // started elsewhere (another tab) in this conversation
-    return;
-  }
-  if (frame.type === "error") toast(frame.message);
-}
-
-async function adopt(turnId) {
-  try {
-    if (!byTurnId.has(turnId)) showStored(await fetchJson(`/api/turns/${turnId}/`));
-  } catch (error) {
-    console.warn(error);
+  const view = byTurnId.get(frame.turn_id) ?? byRequestId.get(frame.request_id);
+  if (view) {
+    if (frame.type === "turn.queued" && view.catchingUp) {
+      view.catchingUp = false; // a catch-up replays the turn from its start
+      view.clear();
+    }
+    view.apply(frame);
+  } else if (frame.type === "error") {
+    toast(frame.message);
   }
 }
 
-// A turn we may have missed frames of (after a reconnect, or silent too long) is redrawn
-// from the database. While it still runs this waits for `force`, so live text is not
-// replaced by an older stored copy without reason.
-async function refresh(view, force) {
-  try {
-    const payload = await fetchJson(`/api/turns/${view.turnId}/`);
-    const last = payload.frames[payload.frames.length - 1];
-    const stored = last?.type === "turn.done" || last?.type === "tool.awaiting";
-    if (force || stored) showStored(payload);
-    view.lastFrameAt = Date.now();
-  } catch (error) {
-    console.warn(error);
-  }
+// Follow a turn again (after a reload, a reconnect, or a silence): the server sends what the
+// turn has streamed so far, starting with turn.queued, then its live frames.
+function subscribe(view) {
+  view.catchingUp = true;
+  view.lastFrameAt = Date.now();
+  socket.send({ type: "turn.subscribe", turn_id: view.turnId });
 }
 
 function unfinished() {
@@ -129,7 +106,8 @@ function unfinished() {
 
 setInterval(() => {
   for (const view of unfinished()) {
-    if (view.status !== "awaiting" && Date.now() - view.lastFrameAt > SILENT_TURN_MS) refresh(view, false);
+    const limit = SILENT_MS[view.status];
+    if (limit && Date.now() - view.lastFrameAt > limit) subscribe(view);
   }
 }, CHECK_EVERY_MS);
 
@@ -264,13 +242,16 @@ const socket = new ChatSocket(`${location.protocol === "https:" ? "wss" : "ws"}:
       state === "open" ? "Connected" : state === "connecting" ? "Connecting…" : `Reconnecting${attempt > 1 ? ` (${attempt})` : ""}…`;
   },
   onReopen() {
-    for (const view of unfinished()) refresh(view, true);
+    for (const view of unfinished()) subscribe(view);
   },
 });
 
 // ---- stored turns ----
 
-for (const payload of page.conversation?.turns ?? []) showStored(payload);
+for (const payload of page.conversation?.turns ?? []) {
+  const view = showStored(payload);
+  if (!view.done) subscribe(view);
+}
 scrollToBottom();
 autosize();
 textarea.focus();

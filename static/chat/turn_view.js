@@ -174,7 +174,7 @@ export class TurnView {
     if (previous) previous.node?.remove();
     const message = {
       index: frame.index, role: frame.role, channel: frame.channel, recipient: frame.recipient,
-      author: frame.author ?? null, callId: frame.call_id ?? null, text: "", tokens: null,
+      author: frame.author ?? null, text: "", tokens: null,
       done: false, node: null,
     };
     message.pane = paneOf(message);
@@ -269,8 +269,12 @@ export class TurnView {
       this.phase = "tool";
       this.phaseTool = call.name;
     } else if (message.pane === "tool-output") {
-      message.call = this.findCall(message.callId, toolNameOf(message.author), true);
-      if (message.call && message.call.output === null) message.call.outputFromMessage = true;
+      message.call = this.findCall(null, toolNameOf(message.author), true);
+      if (message.call) {
+        if (message.call.output === null || message.call.sent) message.call.outputFromMessage = true;
+        message.call.awaiting = false; // answered: the turn goes on
+        this.drawCall(message.call);
+      }
     } else if (message.pane === "preamble") {
       message.node = document.createElement("p");
       message.node.className = "preamble";
@@ -358,7 +362,7 @@ export class TurnView {
   findCall(callId, name, quiet = false) {
     if (callId && this.callsById.has(callId)) return this.callsById.get(callId);
     const open = [...this.callsByIndex.values()].filter((c) => c.output === null || c.outputFromMessage);
-    const match = open.reverse().find((c) => c.name === name) ?? open[0];
+    const match = open.reverse().find((c) => c.name === name);
     if (match) {
       if (callId && !match.id) { match.id = callId; this.callsById.set(callId, match); }
       return match;
@@ -479,14 +483,13 @@ export class TurnView {
       ["TTFT", fmt.ms(m.ttft_ms)],
       ["To final", fmt.ms(m.time_to_final_ms)],
       ["Total", fmt.ms(m.total_ms)],
-      ["Tokens", null, [
+      ["Speed", fmt.rate(m.decode_tokens_per_s)],
+      ["Tokens in / out", `${fmt.count(m.prompt_tokens)} / ${fmt.count(m.output_tokens)}`],
+      ["By channel", null, [
         ["analysis", byChannel.analysis], ["commentary", byChannel.commentary], ["final", byChannel.final],
       ]],
-      ["Output", `${fmt.count(m.output_tokens)} tok`],
-      ["Prompt", `${fmt.count(m.prompt_tokens)} tok`],
-      ["Speed", fmt.rate(m.decode_tokens_per_s)],
-      ["Compute", fmt.flops(m.est_flops)],
-      ["Tools", m.tool_calls ? `${m.tool_calls} · ${fmt.ms(m.tool_ms)}` : fmt.count(m.tool_calls ?? null)],
+      ["Est. compute", fmt.flops(m.est_flops)],
+      ["Tool calls", m.tool_calls ? `${m.tool_calls} · ${fmt.ms(m.tool_ms)}` : fmt.count(m.tool_calls ?? null)],
       ["Device", m.device ?? fmt.DASH],
       ["Effort", m.effort ?? this.effort],
     ];
@@ -494,7 +497,7 @@ export class TurnView {
     for (const [label, value, channels] of items) {
       const item = document.createElement("div");
       item.className = "metric";
-      item.dataset.metric = label.toLowerCase().replace(/\s+/g, "-");
+      item.dataset.metric = label.toLowerCase().replace(/[^a-z]+/g, "-");
       const dt = document.createElement("dt");
       dt.textContent = label;
       const dd = document.createElement("dd");
