@@ -106,6 +106,8 @@ def cmd_parse(args) -> int:
     completion = read_completion(args.file)
     if completion.lstrip().startswith(PROMPT_TAIL):  # a log that kept the prompt's tail
         completion = completion.lstrip()[len(PROMPT_TAIL):]
+    if completion.rstrip().endswith(("<|return|>", "<|call|>")):  # a file's final newline
+        completion = completion.rstrip()
     if args.json:
         def emit(frame):
             print(json.dumps(frame, ensure_ascii=False))

@@ -222,7 +222,15 @@ def finish_header(head: Header, dotted: list[str]) -> Header:
 
 
 class HarmonyStream:
-    """Feed the token ids of one generation; frames go to `emit` as they are decided."""
+    """Feed the token ids of one generation; frames go to `emit` as they are decided.
+
+    After `finish()`: `messages` (ParsedMessage, in order), `problems` (non-empty: the turn
+    fails with `harmony_parse`), `notes` (malformed output that was recovered), `stop_token`
+    (RETURN or CALL when the generation ended on one) and `next_index` (the index the next
+    message of the turn takes). Each message's `token_ids` hold every token of it (header,
+    body and terminator), so their counts add up to the tokens fed, less stray tokens
+    outside any message.
+    """
 
     def __init__(self, turn_id, emit, first_index=0):
         self.turn_id = turn_id
