@@ -240,7 +240,6 @@ class HarmonyStream:
         self.problems: list[str] = []
         self.notes: list[str] = []
         self.stop_token: int | None = None
-        self.tokens_seen = 0
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._bytes = token_bytes()
         self._current: ParsedMessage | None = None  # the message whose body is streaming
@@ -250,7 +249,6 @@ class HarmonyStream:
     # -- feeding --------------------------------------------------------------------------
 
     def feed(self, token_id: int) -> None:
-        self.tokens_seen += 1
         self.stop_token = token_id if token_id in (CALL, RETURN) else None
         if token_id < FIRST_SPECIAL_ID:
             self._text(self._decoder.decode(self._bytes.get(token_id, b"")), token_id)
@@ -316,7 +314,13 @@ class HarmonyStream:
             return
         self._pending_ids.append(token_id)
         if token_id == START:
-            if self._segments_have_text():
+            head = read_header(self._segments, self._mode, complete=True, terminated=True)
+            if head.body:  # text, then a new message: the text is a message of its own
+                self._pending_ids.pop()
+                self._open(head, missing_message=True)
+                self._close(None)
+                self._pending_ids.append(token_id)
+            elif self._segments_have_text():
                 self.notes.append("a header was abandoned for a new <|start|>")
             elif self._mode == "start":
                 self.notes.append("doubled <|start|>")

@@ -87,6 +87,17 @@ def test_text_outside_messages_becomes_unparsed_with_a_problem():
     assert_frames_consistent(parsed)
 
 
+def test_text_outside_messages_before_a_new_start_is_kept():
+    parsed = parse("<|channel|>analysis<|message|>a<|end|> 364 <|start|>assistant<|channel|>final<|message|>b<|return|>")
+    assert fields(parsed) == [("analysis", None, "a"), ("unparsed", None, "364 "), ("final", None, "b")]
+    assert parsed.stream.problems == ["message 1: text outside messages"]
+
+
+def test_text_outside_messages_before_a_new_channel_is_kept():
+    parsed = parse("<|channel|>analysis<|message|>a<|end|>Hello<|channel|>final<|message|>b<|return|>")
+    assert fields(parsed) == [("analysis", None, "a"), ("unparsed", None, "Hello"), ("final", None, "b")]
+
+
 def test_whitespace_between_messages_is_no_problem():
     parsed = parse("<|channel|>analysis<|message|>a<|end|>\n\n<|start|>assistant<|channel|>final<|message|>b<|return|>")
     assert fields(parsed) == [("analysis", None, "a"), ("final", None, "b")]
@@ -220,8 +231,11 @@ def corrupted_completion(rng):
                 msg[i] = ""
         if rng.random() < 0.1:
             msg.insert(0, "<|start|>")
-        if rng.random() < 0.1:
-            msg.append(rng.choice(["<|return|>", "<|end|>", "stray words "]))
+        if rng.random() < 0.15:  # stray tokens or text after the message
+            stray = rng.choice(["<|return|>", "<|end|>", "<|start|>", "stray words", " 364 ", "Hello"])
+            msg.append(stray)
+            if "<|" not in stray:
+                bodies.append(stray)
         parts += msg
     cut = rng.random() < 0.2
     return "".join(parts), bodies, cut
