@@ -1,0 +1,65 @@
+"""`python -m inference chat ... --json` on a checkpoint folder prints one JSON object per line,
+ending with turn.done carrying every metric; text mode prints the channels without colour
+when stdout is not a terminal; bad input is a clear error."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tiny_gptoss import tiny_gptoss
+
+from inference import events
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models") / "tiny-gptoss"
+    tiny_gptoss().save_pretrained(folder)
+    return folder
+
+
+def chat(*args):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "NO_COLOR": ""}
+    return subprocess.run([sys.executable, "-m", "inference", "chat", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_json_lines_end_with_turn_done_holding_every_metric(checkpoint):
+    run = chat("What is 12*34?", "--effort", "high", "--model", str(checkpoint),
+               "--tools", "calculator,clock", "--max-tokens", "12", "--json")
+
+    frames = [json.loads(line) for line in run.stdout.splitlines()]
+    assert run.returncode in (0, 1), run.stderr
+    assert all(isinstance(f, dict) and "type" in f for f in frames)
+    assert frames[0]["type"] == "turn.started" and frames[0]["model"] == "tiny-gptoss"
+    assert frames[-1]["type"] == "turn.done"
+    assert [f["type"] for f in frames].count("turn.done") == 1
+    metrics = frames[-1]["metrics"]
+    assert set(events.METRIC_KEYS) <= set(metrics)
+    assert metrics["effort"] == "high" and metrics["device"] == "cpu"
+    assert metrics["output_tokens"] <= 12 and metrics["prefill_ms"] > 0
+    assert run.returncode == (1 if frames[-1]["status"] == "failed" else 0)
+
+
+def test_text_mode_without_a_terminal_has_no_colour(checkpoint):
+    run = chat("hi", "--model", str(checkpoint), "--max-tokens", "6")
+
+    assert "\x1b[" not in run.stdout
+    assert run.stdout.startswith("[tiny-gptoss on cpu]")
+    assert "6 tokens" in run.stdout.splitlines()[-1] or "error" in run.stdout.splitlines()[-1]
+
+
+def test_missing_model_folder_is_a_clear_error(tmp_path):
+    run = chat("hi", "--model", str(tmp_path / "nowhere"), "--json")
+    assert run.returncode == 1 and run.stdout == ""
+    assert "does not exist" in run.stderr
+
+
+def test_unknown_builtin_tool_is_refused_before_loading():
+    run = chat("hi", "--tools", "teleporter", "--json")
+    assert run.returncode == 2 and "unknown built-in tool 'teleporter'" in run.stderr
