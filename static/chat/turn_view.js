@@ -16,10 +16,10 @@ const DONE_TEXT = {
   failed: "Failed",
   length: "Token limit reached",
 };
-const FINAL_PLACEHOLDER = {
-  sending: "Sending…",
-  queued: "Waiting for a worker…",
-  running: "The answer appears here as soon as the model writes it.",
+const FINAL_PLACEHOLDER = { // working states get animated dots
+  sending: "Sending",
+  queued: "Waiting for a free worker (a worker that just started loads the model first)",
+  running: "The answer appears here as soon as the model writes it",
   awaiting: "Paused until the function's output is sent.",
   cancelled: "Stopped before a final answer.",
   failed: "No final answer.",
@@ -300,9 +300,13 @@ export class TurnView {
 
   showText(message, delta) {
     switch (message.pane) {
-      case "analysis":
+      case "analysis": {
+        const body = this.slot["analysis-body"];
+        const following = body.scrollHeight - body.scrollTop - body.clientHeight < 24;
         message.textNode.appendData(delta);
+        if (following) body.scrollTop = body.scrollHeight;
         break;
+      }
       case "tool-call": {
         const call = this.callsByIndex.get(message.index);
         call.rawArguments = message.text;
@@ -398,7 +402,8 @@ export class TurnView {
     if (this.status === "sending") return "Sending…";
     if (this.status === "awaiting") return "Waiting for your tool output";
     if (this.status === "queued") {
-      return this.queuePosition ? `Queued · #${this.queuePosition} in line` : "Queued";
+      if (this.queuePosition === null || this.queuePosition === undefined) return "Queued";
+      return this.queuePosition > 0 ? `Queued · ${this.queuePosition} ahead` : "Queued · next";
     }
     return {
       prefill: "Reading the prompt…",
@@ -422,7 +427,8 @@ export class TurnView {
       s["regen-effort"].dataset.chosen = "1";
     }
     if (this.done && this.analysisAuto) {
-      this.setAnalysisOpen(false);
+      // the thinking folds away once there is an answer to read; without one it stays open
+      this.setAnalysisOpen(!this.hasFinal());
       this.analysisAuto = false;
     }
     this.drawPaneMeta();
@@ -431,11 +437,15 @@ export class TurnView {
       this.frameRequested = true;
       requestAnimationFrame(() => this.flushFinal());
     }
-    const hasFinal = [...this.messages.values()].some((m) => m.pane === "final" || m.pane === "unparsed");
+    const hasFinal = this.hasFinal();
     s["final-placeholder"].hidden = hasFinal;
     s["final-placeholder"].textContent = FINAL_PLACEHOLDER[this.status] ?? "";
     s["final-placeholder"].classList.toggle("working", !this.done && this.status !== "awaiting");
     s.final.dataset.empty = hasFinal ? "false" : "true";
+  }
+
+  hasFinal() {
+    return [...this.messages.values()].some((m) => m.pane === "final" || m.pane === "unparsed");
   }
 
   flushFinal() {
@@ -489,7 +499,7 @@ export class TurnView {
         ["analysis", byChannel.analysis], ["commentary", byChannel.commentary], ["final", byChannel.final],
       ]],
       ["Est. compute", fmt.flops(m.est_flops)],
-      ["Tool calls", m.tool_calls ? `${m.tool_calls} · ${fmt.ms(m.tool_ms)}` : fmt.count(m.tool_calls ?? null)],
+      ["Tool calls", m.tool_calls && m.tool_ms !== null ? `${m.tool_calls} · ${fmt.ms(m.tool_ms)}` : fmt.count(m.tool_calls ?? null)],
       ["Device", m.device ?? fmt.DASH],
       ["Effort", m.effort ?? this.effort],
     ];
