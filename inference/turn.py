@@ -177,116 +177,147 @@ def failure(exc: BaseException) -> dict:
         code = "out_of_memory"
     else:
         code = "engine_error"
-    return events.error_info(code, f"{type(exc).__name__}: {str(exc).strip(chr(34))}")
+    why = str(exc).strip('"')  # KeyError-based errors quote their message
+    return events.error_info(code, f"{type(exc).__name__}: {why}")
 
 
 def run_turn(engine, messages, settings, emit, *, turn_id, should_cancel=None, queue_ms=None,
              first_index=0, carried_metrics=None, worker=None) -> TurnResult:
-    cancelled = should_cancel or (lambda: False)
-    meter = Meter(carried=dict(carried_metrics or {}))
-    final_indices = set()
-
-    def observe(frame):
-        if frame["type"] == "message.start" and frame["role"] == "assistant" and frame["channel"] == "final":
-            final_indices.add(frame["index"])
-        elif frame["type"] == "message.delta" and frame["index"] in final_indices:
-            meter.mark_first_final()
-        emit(frame)
-
+    """Run one turn (or the rest of a paused one) to its end or its next pause."""
+    loop = TurnLoop(engine, messages, settings, emit, turn_id, should_cancel, queue_ms,
+                    first_index, carried_metrics)
     emit(events.turn_started(turn_id, engine.model_name, engine.device,
                              worker or f"{socket.gethostname()}:{os.getpid()}"))
-    conversation = list(messages)
-    new_messages: list[ParsedMessage] = []
-    index = first_index
-    rounds = meter.carried.get("tool_calls") or 0
-    budget = settings.max_output_tokens - (meter.carried.get("output_tokens") or 0)
+    return loop.run()
 
-    def finish(status, error=None, pending=None):
-        result = TurnResult(status, new_messages, meter.metrics(engine, settings, queue_ms), error, pending)
+
+class TurnLoop:
+    """The state of one `run_turn` call: the conversation so far, the new messages, the meter."""
+
+    def __init__(self, engine, messages, settings, emit, turn_id, should_cancel, queue_ms,
+                 first_index, carried_metrics):
+        self.engine, self.settings, self.turn_id, self.queue_ms = engine, settings, turn_id, queue_ms
+        self.emit = emit
+        self.cancelled = should_cancel or (lambda: False)
+        self.meter = Meter(carried=dict(carried_metrics or {}))
+        self.conversation = list(messages)
+        self.new_messages: list[ParsedMessage] = []
+        self.index = first_index
+        self.rounds = self.meter.carried.get("tool_calls") or 0
+        self.budget = settings.max_output_tokens - (self.meter.carried.get("output_tokens") or 0)
+        self.final_indices: set[int] = set()
+
+    def observe(self, frame):
+        """Passes frames on, noting when the first final-channel text goes out."""
+        if frame["type"] == "message.start" and frame["role"] == "assistant" and frame["channel"] == "final":
+            self.final_indices.add(frame["index"])
+        elif frame["type"] == "message.delta" and frame["index"] in self.final_indices:
+            self.meter.mark_first_final()
+        self.emit(frame)
+
+    def finish(self, status, error=None, pending=None) -> TurnResult:
+        result = TurnResult(status, self.new_messages,
+                            self.meter.metrics(self.engine, self.settings, self.queue_ms), error, pending)
         if status != "awaiting":
-            emit(events.turn_done(turn_id, status, result.metrics, error))
+            self.emit(events.turn_done(self.turn_id, status, result.metrics, error))
         return result
 
-    generation = 0
-    while True:
-        if cancelled():
-            return finish("cancelled")
-        remaining = budget - meter.output_tokens
-        if remaining <= 0:
-            return finish("length")
-        stream = HarmonyStream(turn_id, observe, first_index=index)
-        try:
-            prompt = harmony.render_prompt(conversation, settings)
-            tokens = engine.generate(
-                prompt, max_new_tokens=remaining, temperature=settings.temperature,
-                top_p=settings.top_p, stop_ids=harmony.STOP_TOKENS, should_cancel=cancelled,
-                seed=None if settings.seed is None else settings.seed + generation)
-            meter.prompt_tokens += len(prompt)
-            produced = 0
-            while True:
-                asked = time.perf_counter()
-                token = next(tokens, None)
-                if token is None:
-                    break
-                if produced == 0:
-                    meter.mark_first_token()
-                    meter.add_prefill(engine.last_prefill_ms)
-                else:
-                    meter.decode_ms += (time.perf_counter() - asked) * 1000
-                    meter.decode_tokens += 1
-                produced += 1
-                meter.output_tokens += 1
-                stream.feed(token)
-            stream.finish()
-        except Exception as exc:  # the engine or the renderer failed: keep what was generated
+    def run(self) -> TurnResult:
+        generation = 0
+        while True:
+            if self.cancelled():
+                return self.finish("cancelled")
+            remaining = self.budget - self.meter.output_tokens
+            if remaining <= 0:
+                return self.finish("length")
+            stream = HarmonyStream(self.turn_id, self.observe, first_index=self.index)
             try:
-                stream.finish()
-            except Exception:  # the parser itself broke; what it emitted so far stands
-                pass
-            new_messages += stream.messages
-            meter.count_messages(stream.messages)
-            return finish("failed", failure(exc))
-        generation += 1
-        new_messages += stream.messages
-        meter.count_messages(stream.messages)
-        index = stream.next_index
-        if stream.problems:
-            return finish("failed", events.error_info("harmony_parse", "; ".join(stream.problems)))
-        if stream.stop_token is None:  # cut off: cancelled, or out of tokens or context
-            return finish("cancelled" if cancelled() else "length")
-        call = called_tool(stream)
-        if call is None and stream.stop_token == harmony.RETURN:
-            return finish("completed")
-        if call is None:
-            return finish("failed", events.error_info(
-                "harmony_parse", "the model ended on <|call|> without addressing a tool"))
-        if cancelled():
-            return finish("cancelled")
-        if rounds >= MAX_TOOL_ROUNDS:
-            return finish("length", events.error_info(
-                "max_tool_rounds", f"the model kept calling tools after {MAX_TOOL_ROUNDS} rounds"))
-        rounds += 1
-        meter.tool_calls += 1
+                self.generate(stream, remaining, generation)
+            except Exception as exc:  # the engine or the renderer failed: keep what was generated
+                try:
+                    stream.finish()
+                except Exception:  # the parser itself broke; what it emitted so far stands
+                    pass
+                self.keep(stream)
+                return self.finish("failed", failure(exc))
+            generation += 1
+            self.keep(stream)
+            if stream.problems:
+                return self.finish("failed", events.error_info("harmony_parse", "; ".join(stream.problems)))
+            if stream.stop_token is None:  # cut off: cancelled, or out of tokens or context
+                return self.finish("cancelled" if self.cancelled() else "length")
+            call = called_tool(stream)
+            if call is None and stream.stop_token == harmony.RETURN:
+                return self.finish("completed")
+            if call is None:
+                return self.finish("failed", events.error_info(
+                    "harmony_parse", "the model ended on <|call|> without addressing a tool"))
+            if self.cancelled():
+                return self.finish("cancelled")
+            if self.rounds >= MAX_TOOL_ROUNDS:
+                return self.finish("length", events.error_info(
+                    "max_tool_rounds", f"the model kept calling tools after {MAX_TOOL_ROUNDS} rounds"))
+            paused = self.answer(call, stream)
+            if paused is not None:
+                return paused
+
+    def generate(self, stream, remaining, generation):
+        """One generation, fed token by token to `stream`, timed into the meter."""
+        settings, meter = self.settings, self.meter
+        prompt = harmony.render_prompt(self.conversation, settings)
+        tokens = self.engine.generate(
+            prompt, max_new_tokens=remaining, temperature=settings.temperature,
+            top_p=settings.top_p, stop_ids=harmony.STOP_TOKENS, should_cancel=self.cancelled,
+            seed=None if settings.seed is None else settings.seed + generation)
+        meter.prompt_tokens += len(prompt)
+        produced = 0
+        while True:
+            asked = time.perf_counter()
+            token = next(tokens, None)
+            if token is None:
+                break
+            if produced == 0:  # the first token comes from the prefill
+                meter.mark_first_token()
+                meter.add_prefill(self.engine.last_prefill_ms)
+            else:
+                meter.decode_ms += (time.perf_counter() - asked) * 1000
+                meter.decode_tokens += 1
+            produced += 1
+            meter.output_tokens += 1
+            stream.feed(token)
+        stream.finish()
+
+    def keep(self, stream):
+        self.new_messages += stream.messages
+        self.meter.count_messages(stream.messages)
+        self.index = stream.next_index
+
+    def answer(self, call, stream) -> TurnResult | None:
+        """Run the called tool and append its output for the next generation; or, for a
+        builder's function, pause the turn (the returned result)."""
+        self.rounds += 1
+        self.meter.tool_calls += 1
         name = call.recipient.removeprefix(FUNCTIONS)
-        call_id = f"call_{turn_id}_{call.index}"
+        call_id = f"call_{self.turn_id}_{call.index}"
         arguments, problem = parse_arguments(call.text)
-        emit(events.tool_call(turn_id, call_id, call.index, name, arguments))
-        builder_names = {t.name for t in settings.tools}
+        self.emit(events.tool_call(self.turn_id, call_id, call.index, name, arguments))
+        builder_names = {t.name for t in self.settings.tools}
         if problem is None and name in builder_names:
-            emit(events.tool_awaiting(turn_id, call_id, name, arguments))
-            return finish("awaiting", pending=PendingCall(call_id, name, arguments))
+            self.emit(events.tool_awaiting(self.turn_id, call_id, name, arguments))
+            return self.finish("awaiting", pending=PendingCall(call_id, name, arguments))
         started = time.perf_counter()
         if problem is not None:
             output = problem
-        elif name in settings.builtin_tools:
+        elif name in self.settings.builtin_tools:
             output = run_builtin(name, arguments)
         else:
-            known = ", ".join([*settings.builtin_tools, *sorted(builder_names)]) or "none"
+            known = ", ".join([*self.settings.builtin_tools, *sorted(builder_names)]) or "none"
             output = f"error: there is no tool {call.recipient!r} (available: {known})"
         ms = (time.perf_counter() - started) * 1000
-        meter.add_tool_time(ms)
-        emit(events.tool_result(turn_id, call_id, name, output, round(ms, 3)))
-        result = tool_message(observe, turn_id, index, call.recipient, output)
-        new_messages.append(result)
-        index += 1
-        conversation += [m.to_msg() for m in stream.messages] + [result.to_msg()]
+        self.meter.add_tool_time(ms)
+        self.emit(events.tool_result(self.turn_id, call_id, name, output, round(ms, 3)))
+        result = tool_message(self.observe, self.turn_id, self.index, call.recipient, output)
+        self.new_messages.append(result)
+        self.index += 1
+        self.conversation += [m.to_msg() for m in stream.messages] + [result.to_msg()]
+        return None
