@@ -1,0 +1,258 @@
+"""The chat page's ES modules in a real browser (Debian chromium), with no server: the
+Markdown renderer keeps untrusted model output inert, and a turn view fed protocol frames
+fills its panes, status, actions and metrics the way the live page does."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update"]
+ORIGIN = "http://ui.test"
+HARNESS = """<!doctype html><html><head><meta charset="utf-8">
+<link rel="stylesheet" href="/static/css/app.css"></head><body>
+%s
+<div id="out" class="markdown"></div><div id="turns"></div>
+<script type="module">
+import { renderMarkdown } from "/static/chat/markdown.js";
+import { TurnView } from "/static/chat/turn_view.js";
+window.renderMarkdown = (text) => renderMarkdown(document.getElementById("out"), text);
+window.sent = [];
+window.makeTurn = (options) => {
+  const actions = {
+    cancel: (v) => sent.push({ type: "cancel", turn_id: v.turnId }),
+    regenerate: (v, effort) => sent.push({ type: "regenerate", turn_id: v.turnId, effort }),
+    toolOutput: (v, callId, output) => sent.push({ type: "tool.output", turn_id: v.turnId, call_id: callId, output }),
+  };
+  window.view = new TurnView({ userText: "What is 12 * 34?", effort: "high", actions, ...options });
+  document.getElementById("turns").replaceChildren(window.view.el);
+};
+window.feed = (frames) => frames.forEach((f) => window.view.apply(f));
+window.ready = true;
+</script></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def page():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"the browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    harness = HARNESS % (ROOT / "templates/chat/turn_template.html").read_text()
+
+    def serve(route):
+        path = route.request.url[len(ORIGIN):].split("?")[0]
+        if path.startswith("/static/"):
+            file = ROOT / path.lstrip("/")
+            kind = "text/javascript" if file.suffix == ".js" else mimetypes.guess_type(file.name)[0]
+            route.fulfill(path=file, content_type=kind)
+        else:
+            route.fulfill(body=harness, content_type="text/html")
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(error))
+        page.route(f"{ORIGIN}/**", serve)
+        page.goto(ORIGIN + "/")
+        page.wait_for_function("window.ready === true")
+        yield page
+        browser.close()
+        assert not errors, errors
+
+
+def metrics(**over):
+    base = {"queue_ms": 3.0, "prefill_ms": 40.0, "ttft_ms": 45.0, "time_to_final_ms": 300.0,
+            "total_ms": 520.0, "prompt_tokens": 120, "output_tokens": 60,
+            "tokens_by_channel": {"analysis": 30, "commentary": 12, "final": 18}, "tool_calls": 1,
+            "tool_ms": 0.2, "decode_tokens_per_s": 110.0, "est_flops": 4.2e9, "model": "nano",
+            "device": "cpu", "effort": "high"}
+    return {**base, **over}
+
+
+def frames_until_final(turn_id=7):
+    return [
+        {"type": "turn.queued", "request_id": "r", "conversation_id": 1, "turn_id": turn_id, "queue_position": 2},
+        {"type": "turn.started", "turn_id": turn_id, "model": "nano", "device": "cpu", "worker": "w"},
+        {"type": "message.start", "turn_id": turn_id, "index": 0, "role": "assistant", "channel": "analysis",
+         "recipient": None, "content_type": None},
+        {"type": "message.delta", "turn_id": turn_id, "index": 0, "text": "Use the "},
+        {"type": "message.delta", "turn_id": turn_id, "index": 0, "text": "calculator."},
+        {"type": "message.end", "turn_id": turn_id, "index": 0, "tokens": 5},
+        {"type": "message.start", "turn_id": turn_id, "index": 1, "role": "assistant", "channel": "commentary",
+         "recipient": "functions.calculator", "content_type": "<|constrain|>json"},
+        {"type": "message.delta", "turn_id": turn_id, "index": 1, "text": '{"expression": "12 * 34"}'},
+        {"type": "message.end", "turn_id": turn_id, "index": 1, "tokens": 12},
+        {"type": "tool.call", "turn_id": turn_id, "call_id": "c1", "index": 1, "name": "calculator",
+         "arguments": {"expression": "12 * 34"}},
+        {"type": "tool.result", "turn_id": turn_id, "call_id": "c1", "name": "calculator", "output": "408", "ms": 0.2},
+        {"type": "message.start", "turn_id": turn_id, "index": 2, "role": "tool", "channel": "commentary",
+         "recipient": "assistant", "content_type": None, "author": "functions.calculator"},
+        {"type": "message.delta", "turn_id": turn_id, "index": 2, "text": "408"},
+        {"type": "message.end", "turn_id": turn_id, "index": 2, "tokens": 9},
+        {"type": "message.start", "turn_id": turn_id, "index": 3, "role": "assistant", "channel": "final",
+         "recipient": None, "content_type": None},
+        {"type": "message.delta", "turn_id": turn_id, "index": 3, "text": "12 × 34 = **408**"},
+    ]
+
+
+def state(page):
+    return page.evaluate("""() => {
+      const el = view.el, q = (s) => el.querySelector(`[data-slot=${s}]`);
+      return {
+        status: el.dataset.status, chip: q("status-text").textContent,
+        analysisShown: !q("analysis").hidden, analysisOpen: q("analysis").open,
+        analysis: q("analysis-body").textContent, tools: q("tools").hidden ? null : q("tools-body").innerText,
+        final: q("final-body").innerHTML, placeholder: q("final-placeholder").hidden ? null : q("final-placeholder").textContent,
+        stop: !q("stop").hidden, regen: !q("regen").hidden, metrics: q("metrics").hidden ? null : q("metrics").innerText,
+        error: q("error").hidden ? null : q("error").textContent,
+      };
+    }""")
+
+
+def test_markdown_of_untrusted_text_runs_nothing_and_keeps_the_text(page):
+    attacks = "\n\n".join([
+        "<script>window.pwned = 1</script>",
+        '<img src=x onerror="window.pwned = 2">',
+        "[click](javascript:window.pwned=3)",
+        '<a href="javascript:window.pwned=4">a</a>',
+        "[data](data:text/html,<script>window.pwned=5</script>)",
+        '<iframe srcdoc="<script>parent.pwned=6</script>"></iframe>',
+        "**<svg onload=window.pwned=7>**",
+    ])
+    page.evaluate("(t) => renderMarkdown(t)", attacks)
+    page.wait_for_timeout(100)
+    result = page.evaluate("""() => {
+      const out = document.getElementById("out");
+      return {
+        pwned: window.pwned ?? null,
+        elements: [...out.querySelectorAll("*")].map((n) => n.tagName.toLowerCase()),
+        hrefs: [...out.querySelectorAll("a")].map((a) => a.getAttribute("href")),
+        text: out.textContent,
+      };
+    }""")
+    assert result["pwned"] is None
+    assert set(result["elements"]) <= {"p", "strong", "a", "br"}
+    assert result["hrefs"] == []  # javascript: and data: targets are shown as text, not linked
+    assert "<script>window.pwned = 1</script>" in result["text"]
+    assert '<img src=x onerror="window.pwned = 2">' in result["text"]
+
+
+def test_markdown_renders_the_usual_answer_structures(page):
+    text = ("# Title\n\nSome *em*, **strong**, `code` and [a link](https://example.com/x).\n\n"
+            "- one\n- two\n  - nested\n\n1. first\n2. second\n\n"
+            "```python\nprint('<b>')\n```\n\n> quoted\n\n| a | b |\n|---|--:|\n| 1 | 2 |\n\n---\n")
+    page.evaluate("(t) => renderMarkdown(t)", text)
+    found = page.evaluate("""() => {
+      const out = document.getElementById("out"), n = (s) => out.querySelectorAll(s).length;
+      return { h1: n("h1"), em: n("em"), strong: n("strong"), code: n("p code"), ul: n("ul"), nested: n("ul ul"),
+               ol: n("ol li"), pre: out.querySelector("pre code")?.textContent, quote: n("blockquote"),
+               cells: n("td"), right: out.querySelectorAll("td")[1]?.style.textAlign, hr: n("hr"),
+               href: out.querySelector("a")?.getAttribute("href"), rel: out.querySelector("a")?.rel };
+    }""")
+    assert found == {"h1": 1, "em": 1, "strong": 1, "code": 1, "ul": 2, "nested": 1, "ol": 2,
+                     "pre": "print('<b>')", "quote": 1, "cells": 2, "right": "right", "hr": 1,
+                     "href": "https://example.com/x", "rel": "noopener noreferrer nofollow"}
+
+
+def test_turn_view_fills_the_three_panes_and_the_metrics(page):
+    page.evaluate("() => makeTurn({ requestId: 'r' })")
+    assert state(page)["chip"] == "Sending…"
+    frames = frames_until_final()
+    page.evaluate("(f) => feed(f)", frames[:1])
+    assert state(page)["chip"] == "Queued · 2 ahead"
+    page.evaluate("(f) => feed(f)", frames[1:5])
+    s = state(page)
+    assert s["status"] == "running" and s["chip"] == "Thinking…"
+    assert s["analysisShown"] and s["analysisOpen"] and s["analysis"] == "Use the calculator."
+    assert s["stop"] and not s["regen"]
+
+    page.evaluate("(f) => feed(f)", frames[5:15])
+    s = state(page)
+    assert not s["analysisOpen"], "the analysis folds away when the final answer starts"
+    assert "calculator" in s["tools"] and '"expression": "12 * 34"' in s["tools"]
+    assert "408" in s["tools"] and "0.20 ms" in s["tools"]
+
+    page.evaluate("(f) => feed(f)", frames[15:] + [
+        {"type": "message.end", "turn_id": 7, "index": 3, "tokens": 8},
+        {"type": "turn.done", "turn_id": 7, "status": "completed", "error": None, "metrics": metrics()}])
+    page.wait_for_timeout(50)  # the final answer is rendered on the next animation frame
+    s = state(page)
+    assert s["status"] == "completed" and s["chip"] == "Completed"
+    assert s["final"] == '<div class="final-msg"><p>12 × 34 = <strong>408</strong></p></div>'
+    assert s["placeholder"] is None
+    assert not s["stop"] and s["regen"]
+    for label in ["QUEUE", "TTFT", "TO FINAL", "TOTAL", "SPEED", "TOKENS IN / OUT", "BY CHANNEL",
+                  "EST. COMPUTE", "TOOL CALLS", "DEVICE", "EFFORT"]:
+        assert label in s["metrics"].upper(), label
+    assert "110 tok/s" in s["metrics"] and "4.20 GFLOP" in s["metrics"]
+
+
+def test_a_stopped_turn_keeps_its_analysis_open_and_offers_regenerate(page):
+    page.evaluate("() => makeTurn({ turnId: 7 })")
+    frames = frames_until_final()[:5] + [
+        {"type": "turn.done", "turn_id": 7, "status": "cancelled", "error": None,
+         "metrics": metrics(time_to_final_ms=None, tool_calls=0, tool_ms=None)}]
+    page.evaluate("(f) => feed(f)", frames)
+    s = state(page)
+    assert s["chip"] == "Stopped" and s["analysisOpen"], "with no answer the thinking stays in view"
+    assert s["placeholder"] == "Stopped before a final answer."
+    page.select_option("[data-slot=regen-effort]", "low")
+    page.click("[data-slot=regen-button]")
+    assert page.evaluate("sent.pop()") == {"type": "regenerate", "turn_id": 7, "effort": "low"}
+
+
+def test_stop_button_sends_cancel_once(page):
+    page.evaluate("() => makeTurn({ turnId: 7 })")
+    page.evaluate("(f) => feed(f)", frames_until_final()[:4])
+    page.click("[data-slot=stop]")
+    assert page.evaluate("sent.splice(0)") == [{"type": "cancel", "turn_id": 7}]
+    assert page.is_disabled("[data-slot=stop]")
+    assert page.text_content("[data-slot=stop-text]") == "Stopping…"
+
+
+def test_awaiting_call_shows_a_form_whose_output_resumes_the_turn(page):
+    page.evaluate("() => makeTurn({ turnId: 8 })")
+    call = {"turn_id": 8, "call_id": "c9", "name": "get_weather", "arguments": {"city": "Oslo"}}
+    page.evaluate("(f) => feed(f)", [
+        {"type": "turn.started", "turn_id": 8, "model": "nano", "device": "cpu", "worker": "w"},
+        {"type": "message.start", "turn_id": 8, "index": 0, "role": "assistant", "channel": "commentary",
+         "recipient": "functions.get_weather", "content_type": "<|constrain|>json"},
+        {"type": "message.delta", "turn_id": 8, "index": 0, "text": json.dumps(call["arguments"])},
+        {"type": "message.end", "turn_id": 8, "index": 0, "tokens": 7},
+        {"type": "tool.call", "index": 0, **call},
+        {"type": "tool.awaiting", **call}])
+    assert state(page)["chip"] == "Waiting for your tool output"
+    page.fill("[data-slot=await-text]", "12 °C, rain")
+    page.click(".tool-await button[type=submit]")
+    assert page.evaluate("sent.splice(0)") == [
+        {"type": "tool.output", "turn_id": 8, "call_id": "c9", "output": "12 °C, rain"}]
+    page.evaluate("(f) => feed(f)", [
+        {"type": "turn.queued", "request_id": "r", "conversation_id": 1, "turn_id": 8, "queue_position": 0},
+        {"type": "message.start", "turn_id": 8, "index": 1, "role": "tool", "channel": "commentary",
+         "recipient": "assistant", "content_type": None, "author": "functions.get_weather"},
+        {"type": "message.delta", "turn_id": 8, "index": 1, "text": "12 °C, rain"},
+        {"type": "message.end", "turn_id": 8, "index": 1, "tokens": 6}])
+    s = state(page)
+    assert s["status"] == "running" and "answered by you" in s["tools"] and "12 °C, rain" in s["tools"]
+    assert page.is_hidden(".tool-await")
+
+
+def test_failed_turn_shows_the_error_and_unparsed_text(page):
+    page.evaluate("() => makeTurn({ turnId: 9 })")
+    page.evaluate("(f) => feed(f)", [
+        {"type": "message.start", "turn_id": 9, "index": 0, "role": "assistant", "channel": "unparsed",
+         "recipient": None, "content_type": None},
+        {"type": "message.delta", "turn_id": 9, "index": 0, "text": "<|garbage|> stray"},
+        {"type": "message.end", "turn_id": 9, "index": 0, "tokens": 3},
+        {"type": "turn.done", "turn_id": 9, "status": "failed", "metrics": metrics(),
+         "error": {"code": "harmony_parse", "message": "text outside any message"}}])
+    s = state(page)
+    assert s["chip"] == "Failed" and s["error"] == "text outside any message (harmony_parse)"
+    assert "&lt;|garbage|&gt; stray" in s["final"]
