@@ -45,7 +45,9 @@ class TurnResult:
 class Meter:
     """Everything measured during one run of `run_turn`; `metrics()` merges it with what was
     carried over from before a pause. Times of a resumed turn count active time only: the wait
-    for the client's tool output is not part of them."""
+    for the client's tool output is not part of them. `prompt_tokens` counts every prompt token
+    processed: each generation after a tool round prefills its whole prompt again, and that
+    compute is real (it is in `est_flops` too)."""
 
     started: float = field(default_factory=time.perf_counter)
     carried: dict = field(default_factory=dict)
