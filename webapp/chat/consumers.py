@@ -136,6 +136,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_turn_cancel(self, frame):
         turn_id = frames.positive_id(frame, "turn_id")
+        await database_sync_to_async(turns.owned_turn)(self.user, turn_id)
+        if turn_id not in self.following:  # whoever stops a turn sees its turn.done
+            await self.follow(turn_id, await live.log_length(self.redis, turn_id))
         turn, done = await database_sync_to_async(turns.cancel_idle)(self.user, turn_id)
         if done is not None:
             await self.publish(turn.id, done)
@@ -155,8 +158,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         turn_id = frames.positive_id(frame, "turn_id")
         turn, stored = await database_sync_to_async(self.stored_turn)(turn_id)
         if turn.status == Turn.Status.RUNNING:  # is its worker still alive?
-            for done in await database_sync_to_async(turns.fail_stale_turns)([turn_id]):
+            swept = await database_sync_to_async(turns.fail_stale_turns)([turn_id])
+            for done in swept:
                 await self.publish(turn_id, done)
+            if swept:
+                turn, stored = await database_sync_to_async(self.stored_turn)(turn_id)
         await self.follow(turn_id, 0)
         if turn.status in (Turn.Status.QUEUED, Turn.Status.RUNNING):
             logged = await live.logged_frames(self.redis, turn_id)

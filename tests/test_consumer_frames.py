@@ -1,0 +1,130 @@
+"""Frames the browser sends are validated: whatever is wrong with one (not JSON, not an
+object, unknown type, too large, bad values, too many turns) is answered with an `error` frame
+naming the problem, and the socket stays open. A valid turn.create is stored and queued."""
+
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from webapp.chat.models import Turn
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def create(**overrides):
+    frame = {"type": "turn.create", "request_id": "r1", "conversation_id": None,
+             "text": "What is 12 * 34?", "effort": "high"}
+    frame.update(overrides)
+    return frame
+
+
+def answers(socket, *frames) -> list[dict]:
+    """Send each frame, collect the one answer to each, then check the socket still answers."""
+    async def scenario():
+        assert await socket.open()
+        got = []
+        for frame in frames:
+            await socket.send(frame)
+            got.append(await socket.recv())
+        await socket.send({"type": "ping"})
+        assert await socket.recv() == {"type": "pong"}, "the socket stays open and usable"
+        await socket.close()
+        return got
+    return async_to_sync(scenario)()
+
+
+@pytest.fixture
+def socket(make_user, socket_for):
+    return socket_for(make_user("ada"))
+
+
+def test_malformed_json_is_an_error_frame(socket):
+    [error] = answers(socket, '{"type": "turn.create", ')
+    assert error["type"] == "error" and error["code"] == "bad_json"
+
+
+def test_json_that_is_not_an_object_is_an_error_frame(socket):
+    errors = answers(socket, "[1, 2]", '"ping"', "null")
+    assert [e["code"] for e in errors] == ["bad_frame"] * 3
+
+
+def test_unknown_type_is_an_error_frame_listing_known_types(socket):
+    explode, untyped = answers(socket, {"type": "turn.explode"}, {"no": "type"})
+    assert explode["code"] == untyped["code"] == "unknown_type"
+    assert "turn.create" in explode["message"] and "turn.explode" in explode["message"]
+
+
+def test_oversized_frame_is_refused_before_parsing(socket, settings):
+    settings.CHAT_MAX_FRAME_BYTES = 2048
+    [error] = answers(socket, json.dumps(create(text="x" * 3000)))
+    assert error["code"] == "too_large" and "2048" in error["message"]
+    assert not Turn.objects.exists()
+
+
+def test_bad_effort_is_an_error_frame_with_the_request_id(socket):
+    errors = answers(socket, create(effort="extreme"), create(effort=None), create(effort=2))
+    for error in errors:
+        assert error["code"] == "invalid" and "effort must be one of low, medium, high" in error["message"]
+        assert error["request_id"] == "r1"
+    assert not Turn.objects.exists()
+
+
+def test_bad_turn_create_values_are_error_frames(socket, settings):
+    settings.CHAT_MAX_TEXT_CHARS = 100
+    bad = [
+        create(text=""), create(text="   "), create(text=5), create(text="x" * 101),
+        create(conversation_id="1"), create(conversation_id=True), create(conversation_id=-3),
+        create(settings=[]), create(settings={"temperature": 5}), create(settings={"top_p": 0}),
+        create(settings={"max_output_tokens": 0}), create(settings={"seed": 1.5}),
+        create(settings={"builtin_tools": ["rm_rf"]}), create(settings={"colour": "red"}),
+        create(settings={"tools": [{"name": "bad name"}]}),
+        create(settings={"tools": [{"name": "f", "parameters": {"type": "object",
+                                                                 "required": ["x"]}}]}),
+        create(request_id=7),
+    ]
+    errors = answers(socket, *bad)
+    assert [e["code"] for e in errors] == ["invalid"] * len(bad), errors
+    assert "rm_rf" in errors[12]["message"]
+    assert not Turn.objects.exists()
+
+
+def test_bad_turn_ids_are_error_frames(socket):
+    errors = answers(socket, {"type": "turn.cancel"}, {"type": "turn.cancel", "turn_id": "1"},
+                     {"type": "tool.output", "turn_id": 1, "call_id": "c", "output": 5},
+                     {"type": "turn.subscribe", "turn_id": 0})
+    assert [e["code"] for e in errors] == ["invalid"] * 4
+
+
+def test_binary_frame_is_an_error_frame(socket):
+    async def scenario():
+        assert await socket.open()
+        await socket.comm.send_to(bytes_data=b"\x00\x01")
+        error = await socket.recv()
+        await socket.send({"type": "ping"})
+        assert await socket.recv() == {"type": "pong"}
+        await socket.close()
+        return error
+    assert async_to_sync(scenario)()["code"] == "bad_frame"
+
+
+def test_valid_turn_create_is_stored_queued_with_its_queue_position(socket):
+    queued = answers(socket, create(request_id="a"), create(request_id="b",
+                                                            settings={"builtin_tools": ["calculator"]}))
+    assert [q["type"] for q in queued] == ["turn.queued"] * 2
+    assert [q["request_id"] for q in queued] == ["a", "b"]
+    assert [q["queue_position"] for q in queued] == [0, 1]
+    first, second = Turn.objects.order_by("id")
+    assert (first.status, first.effort, first.user_text) == ("queued", "high", "What is 12 * 34?")
+    assert second.settings["builtin_tools"] == ["calculator"]
+    assert second.settings["max_output_tokens"] >= 1  # defaults filled in
+    assert first.celery_task_id and first.celery_task_id != second.celery_task_id
+    assert queued[0]["conversation_id"] != queued[1]["conversation_id"], "null: a new conversation"
+
+
+def test_too_many_turns_a_minute_are_rate_limited(socket, settings):
+    settings.CHAT_TURNS_PER_MINUTE = 2
+    got = answers(socket, create(), create(), create(request_id="third"))
+    assert [g["type"] for g in got] == ["turn.queued", "turn.queued", "error"]
+    assert got[2]["code"] == "rate_limited" and got[2]["request_id"] == "third"
+    assert Turn.objects.count() == 2
