@@ -130,9 +130,10 @@ function enterConversation(id, text) {
   titleNode.textContent = title;
   const time = document.createElement("time");
   time.className = "conv-time";
-  time.textContent = "now";
+  time.setAttribute("datetime", new Date().toISOString());
   item.append(titleNode, time);
   $(".conv-list-label").after(item);
+  showTimes();
 }
 
 function toast(message) {
@@ -142,6 +143,18 @@ function toast(message) {
   node.textContent = message;
   document.body.append(node);
   setTimeout(() => node.remove(), 6000);
+}
+
+// Sidebar times in the reader's zone: the hour for today, else the day.
+function showTimes() {
+  const today = new Date().toDateString();
+  for (const node of document.querySelectorAll("time.conv-time[datetime]")) {
+    const when = new Date(node.getAttribute("datetime"));
+    if (Number.isNaN(when.getTime())) continue;
+    node.textContent = when.toDateString() === today
+      ? when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+      : when.toLocaleDateString([], { month: "short", day: "numeric" });
+  }
 }
 
 // ---- scrolling: follow the stream unless the reader scrolled up ----
@@ -208,7 +221,7 @@ for (const button of document.querySelectorAll("[data-suggest]")) {
 
 // ---- drawer, sidebar, connection state ----
 
-const drawer = new SettingsDrawer($("#settings"), {
+const drawer = new SettingsDrawer($("#settings"), $("#settings-scrim"), {
   onChange({ changes, problem }) {
     settingsProblem = problem;
     const badge = $("#settings-badge");
@@ -252,6 +265,7 @@ for (const payload of page.conversation?.turns ?? []) {
   const view = showStored(payload);
   if (!view.done) subscribe(view);
 }
+showTimes();
 scrollToBottom();
 autosize();
 textarea.focus();

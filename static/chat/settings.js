@@ -59,8 +59,9 @@ export function parseTools(text) {
 }
 
 export class SettingsDrawer {
-  constructor(drawer, { onChange }) {
+  constructor(drawer, scrim, { onChange }) {
     this.drawer = drawer;
+    this.scrim = scrim;
     this.form = drawer.querySelector("#settings-form");
     this.errorNode = drawer.querySelector("#settings-error");
     this.onChange = onChange;
@@ -74,6 +75,7 @@ export class SettingsDrawer {
 
   open() {
     this.drawer.hidden = false;
+    this.scrim.hidden = false;
     requestAnimationFrame(() => this.drawer.classList.add("open"));
     this.form.elements.developer_instructions.focus();
   }
@@ -81,6 +83,7 @@ export class SettingsDrawer {
   close() {
     this.drawer.classList.remove("open");
     this.drawer.hidden = true;
+    this.scrim.hidden = true;
   }
 
   reset() {
