@@ -256,3 +256,25 @@ def test_failed_turn_shows_the_error_and_unparsed_text(page):
     s = state(page)
     assert s["chip"] == "Failed" and s["error"] == "text outside any message (harmony_parse)"
     assert "&lt;|garbage|&gt; stray" in s["final"]
+
+
+def test_a_refused_turn_create_fails_the_pending_turn_with_the_reason(page):
+    page.evaluate("() => makeTurn({ requestId: 'r5' })")
+    page.evaluate("(f) => feed(f)", [{"type": "error", "code": "rate_limited", "request_id": "r5",
+                                      "message": "at most 20 turns a minute; wait a little"}])
+    s = state(page)
+    assert s["status"] == "failed" and s["chip"] == "Failed" and not s["stop"]
+    assert s["error"] == "at most 20 turns a minute; wait a little (rate_limited)"
+
+
+def test_a_catch_up_replay_after_clear_draws_the_same_turn(page):
+    """What a reconnect does: the server resends the turn from its start; the view restarts."""
+    page.evaluate("() => makeTurn({ turnId: 7 })")
+    frames = frames_until_final()
+    page.evaluate("(f) => feed(f)", frames)
+    page.wait_for_timeout(50)
+    before = state(page)
+    page.evaluate("(f) => { view.clear(); feed(f); }", frames)
+    page.wait_for_timeout(50)
+    assert state(page) == before
+    assert page.evaluate("view.el.querySelectorAll('.tool-call').length") == 1
