@@ -82,6 +82,7 @@ function route(frame) {
   }
   const view = byTurnId.get(frame.turn_id) ?? byRequestId.get(frame.request_id);
   if (view) {
+    if (frame.type === "error") view.catchingUp = false;
     if (frame.type === "turn.queued" && view.catchingUp) {
       view.catchingUp = false; // a catch-up replays the turn from its start
       view.clear();

@@ -245,8 +245,9 @@ export class TurnView {
     if (this.turnId === null) {
       this.status = "failed";
       this.error = { code: frame.code, message: frame.message };
-    } else {
-      this.notice = `${frame.message}`;
+    } else if (!this.done) { // e.g. a stop that crossed the turn's end: nothing to show then
+      this.notice = frame.message;
+      this.stopping = false;
     }
   }
 
