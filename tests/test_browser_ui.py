@@ -23,6 +23,8 @@ HARNESS = """<!doctype html><html><head><meta charset="utf-8">
 <script type="module">
 import { renderMarkdown } from "/static/chat/markdown.js";
 import { TurnView } from "/static/chat/turn_view.js";
+import { parseTools } from "/static/chat/settings.js";
+window.parseTools = (text) => { try { return parseTools(text); } catch (e) { return e.message; } };
 window.renderMarkdown = (text) => renderMarkdown(document.getElementById("out"), text);
 window.sent = [];
 window.makeTurn = (options) => {
@@ -278,3 +280,21 @@ def test_a_catch_up_replay_after_clear_draws_the_same_turn(page):
     page.wait_for_timeout(50)
     assert state(page) == before
     assert page.evaluate("view.el.querySelectorAll('.tool-call').length") == 1
+
+
+def test_function_tools_editor_accepts_a_schema_and_says_what_is_wrong(page):
+    check = lambda text: page.evaluate("(t) => parseTools(t)", text)  # noqa: E731
+    weather = {"name": "get_weather", "description": "Weather in a city",
+               "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                              "required": ["city"]}}
+    assert check(json.dumps([weather])) == [weather]
+    assert check(json.dumps({"name": "ping"})) == [{"name": "ping", "description": ""}]
+    assert check("") == []
+    assert check('[{"name": "x"').startswith("Function tools: not valid JSON")
+    assert check('[{"name": "2x"}]') == ('Function tool 1: "name" must be letters, digits and _, '
+                                         'not starting with a digit')
+    assert check('[{"name": "a"}, {"name": "a"}]') == 'Function tool 2: "a" is declared twice'
+    assert check('[{"name": "a", "parameters": {"type": "string"}}]') == \
+        'Function tool 1 (a): "parameters" must be a JSON schema of type "object"'
+    assert check('[{"name": "a", "parameters": {"type": "object", "required": ["q"]}}]') == \
+        'Function tool 1 (a): required property "q" is not declared'
