@@ -152,32 +152,37 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.queue(turn, position, turns.RESUME_TASK)
 
     async def on_turn_subscribe(self, frame):
-        """Follow a turn again after a reload or reconnect: send what it has streamed so far,
-        then its live frames, with nothing missed or repeated. Group messages wait until this
-        handler returns, so joining the group first loses nothing."""
+        """Follow a turn again after a reload or reconnect: send it from its start, then its
+        live frames, with nothing missed. Group messages wait until this handler returns, and
+        the group is joined before the log or the database is read, so nothing slips between."""
         turn_id = frames.positive_id(frame, "turn_id")
-        turn, stored = await database_sync_to_async(self.stored_turn)(turn_id)
+        turn = await database_sync_to_async(turns.owned_turn)(self.user, turn_id)
         if turn.status == Turn.Status.RUNNING:  # is its worker still alive?
             swept = await database_sync_to_async(turns.fail_stale_turns)([turn_id])
             for done in swept:
                 await self.publish(turn_id, done)
             if swept:
-                turn, stored = await database_sync_to_async(self.stored_turn)(turn_id)
+                turn = await database_sync_to_async(turns.owned_turn)(self.user, turn_id)
         await self.follow(turn_id, 0)
-        if turn.status in (Turn.Status.QUEUED, Turn.Status.RUNNING):
+        if turn.status == Turn.Status.RUNNING:  # the frame log: exactly what was streamed
             logged = await live.logged_frames(self.redis, turn_id)
-            position = await database_sync_to_async(turn.queue_position)()
-            queued = events.turn_queued(turn.request_id, turn.conversation_id, turn.id, position)
-            catch_up, first_live = [queued] + logged, len(logged)
-        else:  # finished or awaiting: the database holds all of it
+            catch_up = [await self.queued_frame(turn)] + logged
+            first_live = len(logged)
+        else:  # queued, awaiting or finished: the database holds all of it
             first_live = await live.log_length(self.redis, turn_id)
-            catch_up = stored
+            turn, catch_up = await database_sync_to_async(self.stored_turn)(turn_id)
+            if turn.status == Turn.Status.QUEUED:
+                catch_up[0] = await self.queued_frame(turn)
         for item in catch_up:
             await self.send_frame(item)
         if catch_up[-1]["type"] == "turn.done":
             await self.unfollow(turn_id)
         else:
             self.following[turn_id] = first_live
+
+    async def queued_frame(self, turn: Turn) -> dict:
+        position = await database_sync_to_async(turn.queue_position)()
+        return events.turn_queued(turn.request_id, turn.conversation_id, turn.id, position)
 
     def stored_turn(self, turn_id: int):
         turn = turns.owned_turn(self.user, turn_id)

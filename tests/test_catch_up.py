@@ -1,0 +1,125 @@
+"""turn.subscribe (docs/protocol.md): a browser that reloads or reconnects gets a turn from its
+start — turn.queued, then what was streamed so far — and then its live frames, each once."""
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.utils import timezone
+
+from inference import events
+from webapp.chat import live
+from webapp.chat.models import Conversation, Message, Turn
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def ada(make_user):
+    return make_user("ada")
+
+
+def turn_of(user, **fields):
+    conversation = Conversation.objects.create(user=user, title="t")
+    return Turn.objects.create(conversation=conversation, request_id="r9", user_text="Hi",
+                               effort="low", **fields)
+
+
+async def publish(turn_id, frame):
+    client = live.async_client()
+    await live.append_and_send(client, get_channel_layer(), turn_id, frame)
+    await client.aclose()
+
+
+async def drain(socket) -> list[dict]:
+    got = []
+    while not await socket.nothing(0.3):
+        got.append(await socket.recv())
+    return got
+
+
+def test_a_running_turn_is_sent_from_its_log_then_live(ada, socket_for):
+    turn = turn_of(ada, status="running", started_at=timezone.now(), worker="w")
+    live.mark_alive(turn.id)
+    streamed = [events.turn_started(turn.id, "nano", "cpu", "w"),
+                events.message_start(turn.id, 0, "assistant", "analysis", None, None),
+                events.message_delta(turn.id, 0, "Thinking")]
+    socket = socket_for(ada)
+
+    async def scenario():
+        for frame in streamed:
+            await publish(turn.id, frame)
+        assert await socket.open()
+        await socket.send({"type": "turn.subscribe", "turn_id": turn.id})
+        caught_up = await drain(socket)
+        await publish(turn.id, events.message_delta(turn.id, 0, " harder"))
+        live_frames = await drain(socket)
+        await socket.close()
+        return caught_up, live_frames
+    caught_up, live_frames = async_to_sync(scenario)()
+
+    assert caught_up[0] == events.turn_queued("r9", turn.conversation_id, turn.id, 0)
+    assert caught_up[1:] == [{**f, "seq": n} for n, f in enumerate(streamed)]
+    assert live_frames == [{**events.message_delta(turn.id, 0, " harder"), "seq": 3}]
+
+
+def test_a_queued_turn_gets_its_position_then_the_workers_frames(ada, socket_for):
+    turn_of(ada)  # ahead in the queue
+    turn = turn_of(ada)
+    socket = socket_for(ada)
+
+    async def scenario():
+        assert await socket.open()
+        await socket.send({"type": "turn.subscribe", "turn_id": turn.id})
+        caught_up = await drain(socket)
+        await publish(turn.id, events.turn_started(turn.id, "nano", "cpu", "w"))
+        live_frames = await drain(socket)
+        await socket.close()
+        return caught_up, live_frames
+    caught_up, live_frames = async_to_sync(scenario)()
+    assert caught_up == [events.turn_queued("r9", turn.conversation_id, turn.id, 1)]
+    assert [f["type"] for f in live_frames] == ["turn.started"]
+
+
+def test_an_awaiting_turn_is_rebuilt_from_the_database_and_followed(ada, socket_for):
+    turn = turn_of(ada, status="awaiting", started_at=timezone.now(), worker="w",
+                   pending_call={"call_id": "c1", "name": "lookup", "arguments": {}})
+    Message.objects.create(turn=turn, index=0, role="assistant", channel="commentary",
+                           recipient="functions.lookup", text="{}", call_id="c1", tokens=1)
+    socket = socket_for(ada)
+
+    async def scenario():
+        for n in range(4):  # what the worker published before the pause
+            await publish(turn.id, events.message_delta(turn.id, 0, str(n)))
+        assert await socket.open()
+        await socket.send({"type": "turn.subscribe", "turn_id": turn.id})
+        caught_up = await drain(socket)
+        await publish(turn.id, events.turn_started(turn.id, "nano", "cpu", "w2"))  # resumed
+        live_frames = await drain(socket)
+        await socket.close()
+        return caught_up, live_frames
+    caught_up, live_frames = async_to_sync(scenario)()
+    assert [f["type"] for f in caught_up] == [
+        "turn.queued", "turn.started", "message.start", "message.delta", "message.end",
+        "tool.call", "tool.awaiting"]
+    assert live_frames == [{**events.turn_started(turn.id, "nano", "cpu", "w2"), "seq": 4}]
+
+
+def test_a_finished_turn_is_replayed_and_not_followed(ada, socket_for):
+    metrics = {k: None for k in events.METRIC_KEYS} | {"effort": "low"}
+    turn = turn_of(ada, status="completed", started_at=timezone.now(), metrics=metrics)
+    Message.objects.create(turn=turn, index=0, role="assistant", channel="final", text="Hello.",
+                           tokens=2)
+    socket = socket_for(ada)
+
+    async def scenario():
+        assert await socket.open()
+        await socket.send({"type": "turn.subscribe", "turn_id": turn.id})
+        caught_up = await drain(socket)
+        await publish(turn.id, events.message_delta(turn.id, 0, "late"))
+        after = await drain(socket)
+        await socket.close()
+        return caught_up, after
+    caught_up, after = async_to_sync(scenario)()
+    assert caught_up[-1] == events.turn_done(turn.id, "completed", metrics)
+    assert [f.get("text") for f in caught_up if f["type"] == "message.delta"] == ["Hello."]
+    assert after == []
