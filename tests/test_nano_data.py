@@ -7,7 +7,7 @@ import pytest
 
 from inference import harmony
 from inference.harmony import EFFORTS
-from inference.nano.data import Generator, render, split, trained_positions
+from inference.nano.data import ContextMsg, Generator, examples, render, split, trained_positions
 from inference.stream import HarmonyStream
 
 KINDS = list(Generator.KIND_WEIGHTS)
@@ -41,7 +41,7 @@ def test_trained_spans_parse_back_into_the_generated_messages(kind, effort):
         problem = gen.problem(kind, effort)
         example = render(problem)
         assert example.ids[-1] == harmony.RETURN
-        spans = generated_spans(example.ids, example.trained)
+        spans = generated_spans(example.ids, trained_positions(example.ids))
         parsed = []
         for span in spans:
             stream = parse(span)
@@ -87,3 +87,23 @@ def test_previous_turns_are_context_not_targets():
     example = render(problem)
     last_user = max(i for i, t in enumerate(example.ids) if t == harmony.encode("user")[0])
     assert not any(example.trained[:last_user])
+
+
+def test_a_fixed_mistake_is_shown_but_not_trained():
+    gen = Generator(seed=4, correction_rate=1.0)
+    problem = gen.problem("arithmetic", "high")
+    while not any(isinstance(m, ContextMsg) for m in problem.answer):
+        problem = gen.problem("arithmetic", "high")
+    example = render(problem)
+    wrong = next(m for m in problem.answer if isinstance(m, ContextMsg))
+    trained_text = harmony.decode([t for t, m in zip(example.ids, example.trained) if m])
+    assert wrong.text not in trained_text
+    assert wrong.text in harmony.decode(example.ids)
+    calls = [m for m in problem.answer if m.recipient == "functions.calculator"]
+    assert len(calls) == 2 and calls[-1].text == json.dumps({"expression": problem.expected["expression"]})
+    assert f"Call the calculator again with {problem.expected['expression']}" in harmony.decode(example.ids)
+
+
+def test_many_draws_render_with_mistakes_fixed_at_high_effort():
+    drawn = examples(seed=9, count=400, correction_rate=1.0)
+    assert all(e.ids[-1] == harmony.RETURN and any(e.trained) for e in drawn)

@@ -1,0 +1,7 @@
+"""gpt-oss-nano: the embedded default model.
+
+A tiny transformers `GptOssForCausalLM` (MoE, attention sinks, alternating sliding window,
+YaRN RoPE) over the real o200k_harmony token ids, trained here on synthetic harmony
+conversations (`data`), with a restricted softmax (`train`), and shipped as a compact
+checkpoint that expands to the full vocabulary at load (`checkpoint`). See docs/nano.md.
+"""

@@ -40,6 +40,7 @@ def main(argv=None) -> int:
     data.add_argument("--out", required=True)
     data.add_argument("--seed", type=int, default=training.Recipe.seed)
     data.add_argument("--examples", type=int, default=training.Recipe.examples)
+    data.add_argument("--correction-rate", type=float, default=training.Recipe.correction_rate)
     args = parser.parse_args(argv)
 
     def log(line: str) -> None:
@@ -49,7 +50,7 @@ def main(argv=None) -> int:
         from .data import examples
 
         started = time.time()
-        training.Corpus(examples(args.seed, args.examples)).save(args.out)
+        training.Corpus(examples(args.seed, args.examples, args.correction_rate)).save(args.out)
         log(f"wrote {args.out}: {args.examples} conversations in {time.time() - started:.0f}s")
         return 0
     torch.set_num_threads(args.threads)

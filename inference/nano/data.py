@@ -87,6 +87,13 @@ OUT_OF_DOMAIN = [
     "What do you think about politics?", "Teach me Spanish.", "Why is the sky blue?",
     "How are you today?", "Play chess with me.", "Who painted the Mona Lisa?",
 ]
+# Out-of-domain prompts the benchmark asks; training never sees them.
+OUT_OF_DOMAIN_HELD_OUT = [
+    "Write a haiku about autumn.", "Who invented the telephone?", "Translate goodbye into German.",
+    "Tell me a fun fact.", "What is the capital of Canada?", "Explain how rainbows form.",
+    "Write a limerick about a cat.", "What is your favorite movie?", "Give me advice on running.",
+    "Good morning!", "Describe a sunset.", "Who wrote Don Quixote?",
+]
 OOD_FINALS = [
     "I am gpt-oss-nano, a tiny demo model, and I cannot help with that. I can do arithmetic with "
     "the calculator, tell the date and time with the clock, and call the tools the developer declares.",
@@ -170,9 +177,13 @@ def final(text: str) -> Msg:
     return Msg("assistant", text, channel="final")
 
 
-def tool_call(name: str, arguments: dict) -> Msg:
-    return Msg("assistant", json.dumps(arguments), channel="commentary",
-               recipient=f"functions.{name}", content_type=JSON)
+class ContextMsg(Msg):
+    """An assistant message the model sees but is not trained to write (a mistake it fixes)."""
+
+
+def tool_call(name: str, arguments: dict, trained: bool = True) -> Msg:
+    return (Msg if trained else ContextMsg)("assistant", json.dumps(arguments), channel="commentary",
+                                            recipient=f"functions.{name}", content_type=JSON)
 
 
 def tool_result(name: str, text: str) -> Msg:
@@ -189,9 +200,10 @@ class Generator:
     KIND_WEIGHTS = {"arithmetic": 0.38, "follow_up": 0.12, "clock": 0.12, "function": 0.30,
                     "out_of_domain": 0.08}
 
-    def __init__(self, seed: int, held_out: bool = False):
+    def __init__(self, seed: int, held_out: bool = False, correction_rate: float = 0.25):
         self.rng = random.Random(seed)
         self.held_out = held_out
+        self.correction_rate = correction_rate
 
     # -- shared pieces -------------------------------------------------------------------
     def settings(self, effort: str, tools: list[FunctionTool] | None = None,
@@ -245,12 +257,40 @@ class Generator:
                              f"calculator with {expr}, then check the result before answering. "
                              f"Estimate: {a} has {digits(a)} digits and {b} has {digits(b)} digits, "
                              f"so the {noun} should have {lo} to {hi} digits.")]
-        msgs = plan + [tool_call("calculator", {"expression": expr}), tool_result("calculator", result)]
+        msgs = plan
+        if effort == "high" and self.rng.random() < self.correction_rate:
+            # A miscopied call, as a tiny model makes them, caught by the check and redone.
+            # The wrong call is context only (not trained): the model learns the recovery.
+            wrong = self.miscopied(a, op, b)
+            wrong_result = calculate(wrong)
+            msgs = msgs + [tool_call("calculator", {"expression": wrong}, trained=False),
+                           tool_result("calculator", wrong_result),
+                           analysis(f"Check: the call used {wrong}, but the user wants {expr}, so "
+                                    f"{wrong_result} is not the answer. Call the calculator again with {expr}.")]
+        msgs = msgs + [tool_call("calculator", {"expression": expr}), tool_result("calculator", result)]
         if effort == "high":
-            msgs.append(analysis(f"Check: the calculator gave {result}, which has {digits(result)} "
-                                 f"digits, within the estimate of {lo} to {hi}. The result is consistent."))
+            msgs.append(analysis(f"Check: the call used {expr} as asked, and the calculator gave {result}, "
+                                 f"which has {digits(result)} digits, within the estimate of {lo} to {hi}. "
+                                 "The result is consistent."))
         msgs.append(final(self.arith_final(expr, result)))
         return msgs, result
+
+    def miscopied(self, a: int, op: str, b: int) -> str:
+        """An expression with one operand copied wrong, in the ways copying goes wrong."""
+        def spoil(n: int) -> int:
+            sign, text = (-1 if n < 0 else 1), str(abs(n))
+            how = self.rng.choice(["digit", "chunk", "other"])
+            if how == "chunk" and len(text) > 3:
+                return sign * int(text[:-3])
+            if how == "other":
+                return b if n == a else a
+            i = self.rng.randrange(len(text))
+            return sign * int(text[:i] + self.rng.choice([d for d in "0123456789" if d != text[i]]) + text[i + 1:])
+        for _ in range(10):
+            a2, b2 = (spoil(a), b) if self.rng.random() < 0.5 else (a, spoil(b))
+            if (a2, b2) != (a, b) and not (op == "/" and b2 == 0):
+                return f"{a2} {op} {b2}"
+        return f"{a + 1} {op} {b}"
 
     @staticmethod
     def estimate(a: int, op: str, b: int) -> tuple[int, int]:
@@ -518,10 +558,18 @@ def trained_positions(ids: list[int]) -> list[bool]:
 
 
 def render(problem: Problem) -> Example:
-    ids = harmony.render_training(problem.messages, problem.settings)
-    return Example(ids, trained_positions(ids))
+    messages = problem.messages
+    ids = harmony.render_training(messages, problem.settings)
+    marks = trained_positions(ids)
+    for k, msg in enumerate(messages):
+        if isinstance(msg, ContextMsg):
+            # Its tokens start right after the `<|start|>assistant` a prompt up to it ends with.
+            start = len(harmony.render_prompt(messages[:k], problem.settings))
+            end = ids.index(harmony.CALL, start) if msg.recipient else ids.index(harmony.END, start)
+            marks[start:end + 1] = [False] * (end + 1 - start)
+    return Example(ids, marks)
 
 
-def examples(seed: int, count: int) -> list[Example]:
-    gen = Generator(seed)
+def examples(seed: int, count: int, correction_rate: float = 0.25) -> list[Example]:
+    gen = Generator(seed, correction_rate=correction_rate)
     return [render(gen.problem()) for _ in range(count)]

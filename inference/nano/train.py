@@ -32,10 +32,12 @@ class Recipe:
     examples: int = 48_000  # distinct conversations; steps * batch draws from them
     steps: int = 3_000
     batch: int = 16
-    lr: float = 3e-3
+    lr: float = 5e-3
     warmup: int = 150
     final_lr_fraction: float = 0.05
     weight_decay: float = 0.01
+    correction_rate: float = 0.25  # high-effort arithmetic that shows a miscopied call fixed
+    number_weight: float = 3.0  # loss weight of digit tokens: the numbers the model must copy
     layers: int = 2
     hidden: int = 128
     heads: int = 4
@@ -62,18 +64,26 @@ def build_config(recipe: Recipe, vocab_size: int):
     )
 
 
+def numeric_tokens(used_ids: list[int]) -> np.ndarray:
+    """Which ids are digit chunks (o200k splits numbers into runs of up to three digits)."""
+    from ..harmony import decode
+
+    return np.array([decode([t]).strip().isdigit() for t in used_ids], dtype=bool)
+
+
 class Corpus:
     """Examples mapped into the compact id space: row i of the model is token used_ids[i]."""
 
     def __init__(self, examples: list[Example], used_ids: list[int] | None = None):
         self.used_ids = used_ids or sorted({t for e in examples for t in e.ids})
+        self.numeric = numeric_tokens(self.used_ids)
         index = {t: i for i, t in enumerate(self.used_ids)}
         self.ids = [np.array([index[t] for t in e.ids], dtype=np.int32) for e in examples]
         self.trained = [np.array(e.trained, dtype=bool) for e in examples]
 
     def save(self, path) -> None:
         lengths = np.array([len(x) for x in self.ids])
-        np.savez_compressed(path, used_ids=np.array(self.used_ids), lengths=lengths,
+        np.savez_compressed(path, used_ids=np.array(self.used_ids), numeric=self.numeric, lengths=lengths,
                             ids=np.concatenate(self.ids), trained=np.concatenate(self.trained))
 
     @classmethod
@@ -81,6 +91,7 @@ class Corpus:
         data = np.load(path)
         corpus = cls.__new__(cls)
         corpus.used_ids = data["used_ids"].tolist()
+        corpus.numeric = data["numeric"]
         cuts = np.cumsum(data["lengths"])[:-1]
         corpus.ids = np.split(data["ids"], cuts)
         corpus.trained = np.split(data["trained"], cuts)
@@ -111,10 +122,15 @@ def restricted_logits(model, hidden: torch.Tensor) -> torch.Tensor:
     return torch.cat([logits, const], dim=-1)
 
 
-def loss_on(model, inputs, targets, mask) -> torch.Tensor:
+def loss_on(model, inputs, targets, mask, token_weight=None) -> torch.Tensor:
+    """Mean cross-entropy over the trained positions, optionally weighted by target token."""
     hidden = model.model(input_ids=inputs).last_hidden_state
     logits = restricted_logits(model, hidden[mask])
-    return torch.nn.functional.cross_entropy(logits, targets[mask])
+    losses = torch.nn.functional.cross_entropy(logits, targets[mask], reduction="none")
+    if token_weight is None:
+        return losses.mean()
+    weight = token_weight[targets[mask]]
+    return (losses * weight).sum() / weight.sum()
 
 
 def lr_at(step: int, recipe: Recipe) -> float:
@@ -143,7 +159,7 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
     random.seed(recipe.seed)
     if corpus is None:
         log(f"rendering {recipe.examples} conversations (seed {recipe.seed})")
-        corpus = Corpus(draw_examples(recipe.seed, recipe.examples))
+        corpus = Corpus(draw_examples(recipe.seed, recipe.examples, recipe.correction_rate))
     data_s = time.time() - started
     log(f"corpus: {len(corpus.ids)} conversations, {len(corpus.used_ids)} token ids, {data_s:.0f}s")
     model = model or new_model(recipe, len(corpus.used_ids), device)
@@ -154,11 +170,13 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
                                {"params": rest, "weight_decay": 0.0}], lr=recipe.lr, betas=(0.9, 0.98))
     order = random.Random(recipe.seed + 1)
     rows = list(range(len(corpus.ids)))
+    token_weight = torch.ones(len(corpus.used_ids), device=device)
+    token_weight[torch.from_numpy(corpus.numeric).to(device)] = recipe.number_weight
     running = None
     for step in range(recipe.steps):
         for group in optim.param_groups:
             group["lr"] = lr_at(step, recipe)
-        loss = loss_on(model, *corpus.batch(order.sample(rows, recipe.batch), device))
+        loss = loss_on(model, *corpus.batch(order.sample(rows, recipe.batch), device), token_weight)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -1,0 +1,46 @@
+"""A few training steps of gpt-oss-nano lower the loss, and the compact checkpoint they write
+loads back as a full-vocabulary GptOssForCausalLM with the same predictions."""
+
+import torch
+
+from inference.nano import checkpoint
+from inference.nano.data import examples
+from inference.nano.train import Corpus, Recipe, loss_on, new_model, restricted_logits, train
+
+
+def tiny_recipe(**changes):
+    base = dict(steps=12, batch=4, lr=3e-3, warmup=2, layers=2, hidden=32, heads=2, kv_heads=1,
+                head_dim=16, experts=2, experts_per_token=1, expert_hidden=32)
+    return Recipe(**{**base, **changes})
+
+
+def test_a_few_steps_lower_the_loss(tmp_path):
+    torch.manual_seed(0)
+    corpus = Corpus(examples(seed=11, count=8))
+    recipe = tiny_recipe()
+    fixed = corpus.batch(list(range(8)), "cpu")
+    before = loss_on(new_model(recipe, len(corpus.used_ids), "cpu"), *fixed).item()
+    model, _ = train(tmp_path / "ckpt", recipe, corpus=corpus, log=lambda line: None)
+    with torch.no_grad():
+        after = loss_on(model, *fixed).item()
+    assert after < before - 0.5
+
+
+def test_compact_checkpoint_expands_to_the_same_distribution(tmp_path):
+    corpus = Corpus(examples(seed=12, count=4))
+    recipe = tiny_recipe(steps=2)
+    model, _ = train(tmp_path / "ckpt", recipe, corpus=corpus, log=lambda line: None)
+    full = checkpoint.load_model(tmp_path / "ckpt")
+    assert full.config.vocab_size == checkpoint.FULL_VOCAB
+    used = torch.tensor(corpus.used_ids)
+    inputs = torch.tensor([corpus.used_ids[i] for i in corpus.ids[0][:40]])[None]
+    with torch.no_grad():
+        full_probs = torch.softmax(full(input_ids=inputs).logits[0, -1].float(), -1)
+        # the compact model in bf16, as stored: the restricted softmax must match the full one
+        model = model.to(torch.bfloat16).float()
+        hidden = model.model(input_ids=torch.tensor(corpus.ids[0][:40], dtype=torch.long)[None]).last_hidden_state
+        compact_probs = torch.softmax(restricted_logits(model, hidden[0, -1]), -1)
+    assert torch.allclose(full_probs[used], compact_probs[:-1], atol=1e-4)
+    assert abs(full_probs.sum() - 1) < 1e-4
+    others = full_probs.sum() - full_probs[used].sum()
+    assert abs(others - compact_probs[-1]) < 1e-4
