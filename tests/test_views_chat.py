@@ -122,3 +122,15 @@ def test_api_refuses_other_methods():
     ada = user("ada")
     conversation, _ = conversation_with_turn(ada)
     assert logged_in(ada).post(f"/api/conversations/{conversation.id}/").status_code == 405
+
+
+def test_conversation_api_queries_do_not_grow_with_its_turns(django_assert_max_num_queries):
+    ada = user("ada")
+    conversation, _ = conversation_with_turn(ada)
+    for i in range(5):
+        turn = Turn.objects.create(conversation=conversation, request_id=f"r{i}", user_text="q",
+                                   effort="low", status="completed")
+        Message.objects.create(turn=turn, index=0, role="assistant", channel="final", text="a")
+    client = logged_in(ada)
+    with django_assert_max_num_queries(6):  # session, user, conversation, turns, messages
+        assert len(client.get(f"/api/conversations/{conversation.id}/").json()["turns"]) == 6

@@ -51,7 +51,7 @@ def turn_frames(turn) -> list[dict]:
         frames.append(events.turn_started(turn_id, turn.model, turn.device, turn.worker))
 
     call_names = {}  # call_id -> tool name
-    for message in turn.messages.order_by("index"):
+    for message in sorted(turn.messages.all(), key=lambda m: m.index):  # uses a prefetch
         if message.role == "tool" and message.tool_ms is not None and message.call_id in call_names:
             frames.append(events.tool_result(turn_id, message.call_id, call_names[message.call_id],
                                              message.text, message.tool_ms))
