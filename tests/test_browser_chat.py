@@ -180,6 +180,7 @@ def test_chat_in_the_browser_streams_stops_and_reloads_as_stored(site, browser_p
     page.wait_for_timeout(200)
     page.screenshot(path=str(ARTIFACTS / "chat-reloaded.png"))
     page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(400)  # the sidebar slides away at phone width
     page.screenshot(path=str(ARTIFACTS / "chat-phone.png"))
 
     if not trained:
