@@ -1,0 +1,82 @@
+"""What the consumer does with turn.cancel and tool.output on the user's own turns: the
+client's answer to the awaited call re-queues the turn (turn.queued again) for the resume
+task; an answer to another call, a second answer, or cancelling a turn that has ended is
+`bad_state`; cancelling a queued turn ends it at once with turn.done."""
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.utils import timezone
+
+from webapp.chat.models import Conversation, Turn
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def ada(make_user):
+    return make_user("ada")
+
+
+def turn_of(user, **fields):
+    conversation = Conversation.objects.create(user=user, title="t")
+    return Turn.objects.create(conversation=conversation, request_id="r5", user_text="Weather?",
+                               effort="medium", **fields)
+
+
+def exchange(socket, *frames, replies=1):
+    async def scenario():
+        assert await socket.open()
+        got = []
+        for frame in frames:
+            await socket.send(frame)
+            got += [await socket.recv() for _ in range(replies)]
+        assert await socket.nothing(0.3)
+        await socket.close()
+        return got
+    return async_to_sync(scenario)()
+
+
+def test_the_awaited_calls_output_requeues_the_turn(ada, socket_for):
+    turn = turn_of(ada, status="awaiting", started_at=timezone.now(), celery_task_id="old",
+                   pending_call={"call_id": "c7", "name": "get_weather", "arguments": {}})
+    wrong, queued, again = exchange(
+        socket_for(ada),
+        {"type": "tool.output", "turn_id": turn.id, "call_id": "c8", "output": "sunny"},
+        {"type": "tool.output", "turn_id": turn.id, "call_id": "c7", "output": "sunny"},
+        {"type": "tool.output", "turn_id": turn.id, "call_id": "c7", "output": "rain"},
+    )
+    assert (wrong["code"], wrong["turn_id"]) == ("bad_state", turn.id) and "c7" in wrong["message"]
+    assert queued["type"] == "turn.queued" and queued["turn_id"] == turn.id
+    assert queued["request_id"] == "r5" and queued["queue_position"] == 0
+    assert again["code"] == "bad_state"
+    turn.refresh_from_db()
+    assert turn.status == "queued" and turn.pending_call["output"] == "sunny"
+    assert turn.celery_task_id not in ("", "old"), "a new task for the resume"
+
+
+def test_cancelling_a_queued_turn_ends_it_and_an_ended_turn_cannot_be_cancelled(ada, socket_for):
+    turn = turn_of(ada)
+    done, late = exchange(socket_for(ada), {"type": "turn.cancel", "turn_id": turn.id},
+                          {"type": "turn.cancel", "turn_id": turn.id})
+    assert done["type"] == "turn.done" and done["status"] == "cancelled" and done["error"] is None
+    assert late["code"] == "bad_state" and "cancelled" in late["message"]
+    turn.refresh_from_db()
+    assert turn.status == "cancelled" and turn.metrics == done["metrics"]
+
+
+def test_cancelling_a_running_turn_sets_the_flag_its_worker_polls(ada, socket_for):
+    from webapp.chat import live
+
+    turn = turn_of(ada, status="running", started_at=timezone.now())
+    socket = socket_for(ada)
+
+    async def scenario():
+        assert await socket.open()
+        await socket.send({"type": "turn.cancel", "turn_id": turn.id})
+        quiet = await socket.nothing(0.3)  # turn.done comes from the worker when it stops
+        await socket.close()
+        return quiet
+    assert async_to_sync(scenario)()
+    assert live.cancel_requested(turn.id)
+    turn.refresh_from_db()
+    assert turn.status == "running"
