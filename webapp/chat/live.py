@@ -81,10 +81,6 @@ async def count_turn_started(client, user_id: int) -> int:
     return count
 
 
-async def is_alive(client, turn_id: int) -> bool:
-    return bool(await client.exists(key(turn_id, "alive")))
-
-
 # ---- sync side: the worker ------------------------------------------------------------------
 
 _sync_client = None
