@@ -184,7 +184,10 @@ REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "gptoss")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_KEY_PREFIX}:asgi",
+        # redis-py 8 times reads out after 5 s by default, exactly channels_redis's blocking
+        # read (BZPOPMIN, 5 s): every idle consumer crashed. Let reads outlast it.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                   "prefix": f"{REDIS_KEY_PREFIX}:asgi",
                    # a browser that falls behind loses frames (at-most-once) and catches up
                    # from the turn's frame log; a larger buffer makes that rarer
                    "capacity": 1000, "expiry": 60},
