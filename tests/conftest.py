@@ -27,6 +27,11 @@ def make_user(db):
 
 
 @pytest.fixture
+def ada(make_user):
+    return make_user("ada")
+
+
+@pytest.fixture
 def live_state(settings):
     """A fresh key prefix for the frame logs, flags and counters of this test, and an
     in-process channel layer (the consumer and the test share one process)."""

@@ -8,20 +8,14 @@ from django.utils import timezone
 
 from inference import events
 from webapp.chat import live
-from webapp.chat.models import Conversation, Message, Turn
+from tests.factories import stored_turn
+from webapp.chat.models import Message, Turn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def ada(make_user):
-    return make_user("ada")
-
-
 def turn_of(user, **fields):
-    conversation = Conversation.objects.create(user=user, title="t")
-    return Turn.objects.create(conversation=conversation, request_id="r9", user_text="Hi",
-                               effort="low", **fields)
+    return stored_turn(user, request_id="r9", user_text="Hi", effort="low", **fields)
 
 
 async def publish(turn_id, frame):

@@ -7,20 +7,14 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.utils import timezone
 
-from webapp.chat.models import Conversation, Turn
+from tests.factories import stored_turn
+from webapp.chat.models import Turn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def ada(make_user):
-    return make_user("ada")
-
-
 def turn_of(user, **fields):
-    conversation = Conversation.objects.create(user=user, title="t")
-    return Turn.objects.create(conversation=conversation, request_id="r5", user_text="Weather?",
-                               effort="medium", **fields)
+    return stored_turn(user, request_id="r5", user_text="Weather?", effort="medium", **fields)
 
 
 def exchange(socket, *frames, replies=1):
