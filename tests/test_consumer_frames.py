@@ -116,10 +116,16 @@ def test_valid_turn_create_is_stored_queued_with_its_queue_position(socket):
     assert [q["queue_position"] for q in queued] == [0, 1]
     first, second = Turn.objects.order_by("id")
     assert (first.status, first.effort, first.user_text) == ("queued", "high", "What is 12 * 34?")
+    assert first.settings["builtin_tools"] == ["calculator", "clock"], "absent: every built-in"
     assert second.settings["builtin_tools"] == ["calculator"]
     assert second.settings["max_output_tokens"] >= 1  # defaults filled in
     assert first.celery_task_id and first.celery_task_id != second.celery_task_id
     assert queued[0]["conversation_id"] != queued[1]["conversation_id"], "null: a new conversation"
+
+
+def test_an_empty_builtin_tools_list_turns_the_built_in_tools_off(socket):
+    answers(socket, create(settings={"builtin_tools": []}))
+    assert Turn.objects.get().settings["builtin_tools"] == []
 
 
 def test_too_many_turns_a_minute_are_rate_limited(socket, settings):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from inference import harmony
-from inference.tools import UnknownTool
+from inference.tools import UnknownTool, registry
 
 REQUEST_ID_CHARS = 100
 CALL_ID_CHARS = 100
@@ -97,7 +97,8 @@ def turn_settings(raw, *, max_output_tokens: int, max_text_chars: int) -> dict:
     out = {
         "developer_instructions": raw.get("developer_instructions") or "",
         "tools": function_tools(raw.get("tools") or []),
-        "builtin_tools": raw.get("builtin_tools") or [],
+        # absent: every built-in tool, as the chat page and the CLI start; [] turns them off
+        "builtin_tools": raw["builtin_tools"] if "builtin_tools" in raw else registry.names(),
         "temperature": raw.get("temperature", defaults.temperature),
         "top_p": raw.get("top_p", defaults.top_p),
         "max_output_tokens": raw.get("max_output_tokens", min(defaults.max_output_tokens,
