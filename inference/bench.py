@@ -1,0 +1,214 @@
+"""The effort benchmark: the same held-out problems at each reasoning effort, run through the
+product's own turn loop (`run_turn`), scored, and drawn as a chart.
+
+    python -m inference.bench --efforts low,medium,high --n 200 [--model PATH] --out bench/results/effort.json
+
+Problems come from the nano data generator with a seed training never uses, and builder
+function tools from name/parameter combinations training never uses (`data.split`), so the
+`function` rows measure calls to tools the model never saw. Against a real gpt-oss checkpoint
+(`--model /path/to/gpt-oss-20b --device cuda`) the same problems and scoring apply.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from . import harmony
+from .engine import Engine
+from .nano.data import OUT_OF_DOMAIN_HELD_OUT, Generator, Problem
+from .turn import run_turn
+
+HELD_OUT_SEED = 1_000_003  # training draws from seeds 0..99
+CHANNELS = ("analysis", "commentary", "final")
+
+
+def held_out_problems(n: int, seed: int = HELD_OUT_SEED) -> list[Problem]:
+    """n problems; each is asked at every effort with the same prompt."""
+    gen = Generator(seed, held_out=True)
+    problems = []
+    for _ in range(n):
+        kind = gen.rng.choices(list(gen.KIND_WEIGHTS), weights=list(gen.KIND_WEIGHTS.values()))[0]
+        if kind == "out_of_domain":
+            problems.append(gen.out_of_domain("high", OUT_OF_DOMAIN_HELD_OUT))
+        else:
+            problems.append(gen.problem(kind, "high"))
+    return problems
+
+
+def with_effort(problem: Problem, effort: str):
+    """The problem's prompt at `effort`, dated today as in the product (the real clock runs)."""
+    settings = harmony.TurnSettings(**{**problem.settings.__dict__, "effort": effort, "date": None})
+    return problem.prompt, settings
+
+
+def contains_number(text: str, number: str) -> bool:
+    return re.search(rf"(?<![\d.]){re.escape(number)}(?![\d]|\.\d)", text) is not None
+
+
+def run_problem(engine, problem: Problem, effort: str, turn_id: str) -> dict:
+    """One turn, resumed with the generator's tool output when it pauses on a builder tool."""
+    messages, settings = with_effort(problem, effort)
+    frames = []
+    result = run_turn(engine, messages, settings, frames.append, turn_id=turn_id)
+    produced = list(result.messages)
+    call = None
+    if result.status == "awaiting":
+        call = {"name": result.pending_call.name, "arguments": result.pending_call.arguments}
+        output = problem.tool_results.get(call["name"], "error: no such tool")
+        tool = harmony.Msg(role="tool", author=f"functions.{call['name']}", channel="commentary",
+                           recipient="assistant", text=output)
+        history = messages + [m.to_msg() for m in produced] + [tool]
+        last_index = max((m.index for m in produced), default=-1)
+        result = run_turn(engine, history, settings, frames.append, turn_id=turn_id,
+                          first_index=last_index + 2, carried_metrics=result.metrics)
+        produced += result.messages
+    return score(problem, effort, result, produced, frames, call)
+
+
+def score(problem: Problem, effort: str, result, produced, frames, call) -> dict:
+    calls = [f for f in frames if f["type"] == "tool.call"]
+    results = [f["output"] for f in frames if f["type"] == "tool.result"]
+    declared = {t.name for t in problem.settings.tools} | set(problem.settings.builtin_tools)
+    valid_calls = sum(isinstance(c["arguments"], dict) and c["name"] in declared for c in calls)
+    finals = [m.text for m in produced if m.role == "assistant" and m.channel == "final"]
+    final = finals[-1] if finals else ""
+    completed = result.status == "completed" and bool(finals)
+    expected = problem.expected
+    if problem.kind in ("arithmetic", "follow_up"):
+        correct = completed and contains_number(final, expected["answer"])
+    elif problem.kind == "clock":
+        reading = next((r for r in results if not r.startswith("error")), "")
+        date, clock_time = (reading.split(" ")[:2] + ["", ""])[:2]
+        wanted = date if expected["answer"].count("-") == 2 else clock_time[:5]
+        correct = completed and bool(wanted) and wanted in final
+    elif problem.kind == "function":
+        correct = call is not None and call == expected["call"] and completed
+    else:
+        correct = completed and not calls
+    metrics = result.metrics
+    return {
+        "kind": problem.kind, "effort": effort, "correct": bool(correct), "status": result.status,
+        "parsed": not (result.error and result.error.get("code") == "harmony_parse"),
+        "tool_calls": len(calls), "valid_tool_calls": valid_calls,
+        "call_correct": None if problem.kind != "function" else call == expected["call"],
+        "tokens_by_channel": metrics["tokens_by_channel"], "total_ms": metrics["total_ms"],
+        "decode_ms": metrics.get("decode_ms") or 0.0, "decode_tokens": metrics.get("decode_tokens") or 0,
+        "output_tokens": metrics["output_tokens"], "final": final[:200],
+    }
+
+
+def summarise(rows: list[dict]) -> dict:
+    calls = sum(r["tool_calls"] for r in rows)
+    function_rows = [r for r in rows if r["call_correct"] is not None]
+    decode_ms = sum(r["decode_ms"] for r in rows)
+    out = {
+        "n": len(rows),
+        "accuracy": mean(r["correct"] for r in rows),
+        "parse_rate": mean(r["parsed"] for r in rows),
+        "tool_call_validity": sum(r["valid_tool_calls"] for r in rows) / calls if calls else None,
+        "unseen_function_call_accuracy": mean(r["call_correct"] for r in function_rows) if function_rows else None,
+        "mean_latency_ms": round(mean(r["total_ms"] for r in rows), 1),
+        "tokens_per_s": round(sum(r["decode_tokens"] for r in rows) / decode_ms * 1000, 1) if decode_ms else None,
+        "mean_output_tokens": round(mean(r["output_tokens"] for r in rows), 1),
+        "accuracy_by_kind": {k: mean(r["correct"] for r in rows if r["kind"] == k)
+                             for k in sorted({r["kind"] for r in rows})},
+    }
+    for channel in CHANNELS:
+        counts = [r["tokens_by_channel"].get(channel, 0) for r in rows]
+        out[f"mean_{channel}_tokens"] = round(mean(counts), 1)
+        out[f"median_{channel}_tokens"] = statistics.median(counts)
+    return out
+
+
+def mean(values) -> float:
+    values = [float(v) for v in values]
+    return round(sum(values) / len(values), 4) if values else 0.0
+
+
+def table(summary: dict) -> str:
+    columns = [("accuracy", "acc"), ("parse_rate", "parse"), ("tool_call_validity", "tool ok"),
+               ("unseen_function_call_accuracy", "unseen fn"), ("median_analysis_tokens", "med anl"),
+               ("mean_analysis_tokens", "mean anl"), ("median_commentary_tokens", "med cmt"),
+               ("median_final_tokens", "med fin"), ("mean_latency_ms", "ms/turn"), ("tokens_per_s", "tok/s")]
+    lines = ["effort  " + "".join(f"{title:>10}" for _, title in columns)]
+    for effort, row in summary.items():
+        cells = "".join(f"{'-' if row[k] is None else row[k]:>10}" for k, _ in columns)
+        lines.append(f"{effort:<8}" + cells)
+    return "\n".join(lines)
+
+
+def chart(summary: dict, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    efforts = list(summary)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    acc = [summary[e]["accuracy"] * 100 for e in efforts]
+    left.bar(efforts, acc, color="#4c72b0")
+    left.set_ylim(0, 105)
+    left.set_ylabel("final answer correct (%)")
+    left.set_title("accuracy")
+    for x, v in enumerate(acc):
+        left.text(x, v + 1, f"{v:.1f}", ha="center")
+    bottom = [0.0] * len(efforts)
+    for channel, color in zip(CHANNELS, ("#dd8452", "#55a868", "#4c72b0")):
+        values = [summary[e][f"mean_{channel}_tokens"] for e in efforts]
+        right.bar(efforts, values, bottom=bottom, label=channel, color=color)
+        bottom = [b + v for b, v in zip(bottom, values)]
+    right.set_ylabel("mean tokens per turn")
+    right.set_title("compute: tokens by channel")
+    right.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m inference.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--efforts", default="low,medium,high")
+    parser.add_argument("--n", type=int, default=200, help="problems per effort")
+    parser.add_argument("--model", help="checkpoint folder (default: GPTOSS_MODEL, else gpt-oss-nano)")
+    parser.add_argument("--device", help="cpu or cuda[:N] (default: cuda if available)")
+    parser.add_argument("--seed", type=int, default=HELD_OUT_SEED)
+    parser.add_argument("--out", default="bench/results/effort.json")
+    args = parser.parse_args(argv)
+    efforts = [e.strip() for e in args.efforts.split(",") if e.strip()]
+    unknown = [e for e in efforts if e not in harmony.EFFORTS]
+    if unknown or not efforts:
+        parser.error(f"efforts must be among {', '.join(harmony.EFFORTS)}")
+    if args.n < 1:
+        parser.error("--n must be at least 1")
+    started = time.time()
+    engine = Engine.load(args.model, args.device)
+    problems = held_out_problems(args.n, args.seed)
+    rows = defaultdict(list)
+    for effort in efforts:
+        for i, problem in enumerate(problems):
+            rows[effort].append(run_problem(engine, problem, effort, f"bench-{effort}-{i}"))
+    summary = {e: summarise(rows[e]) for e in efforts}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    report = {"model": engine.model_name, "device": engine.device, "n": args.n, "seed": args.seed,
+              "seconds": round(time.time() - started), "summary": summary,
+              "command": "python -m inference.bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "rows": rows}
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    chart(summary, out.with_suffix(".png"), f"{engine.model_name}: effort vs accuracy and compute (n={args.n})")
+    print(table(summary))
+    print(f"wrote {out} and {out.with_suffix('.png')} in {report['seconds']}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
