@@ -111,3 +111,11 @@ def socket_for(live_state):
     def make(user, origin=SAME_ORIGIN) -> Socket:
         return Socket(communicator(user, origin))
     return make
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    """The real stack (tests/live_site.py), started once for the end-to-end and browser tests."""
+    from tests.live_site import started_site
+
+    yield from started_site(tmp_path_factory)

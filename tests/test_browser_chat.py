@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.test_e2e_turn import PASSWORD, QUESTION, TURN_TIMEOUT_S, nano_checkpoint, site  # noqa: F401
+from tests.live_site import PASSWORD, QUESTION, TURN_TIMEOUT_S, nano_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -85,7 +85,7 @@ def set_max_output_tokens(page, n):
 
 
 @pytest.fixture
-def browser_page(site):  # noqa: F811  (the end-to-end site fixture, imported above)
+def browser_page(site):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"the browser test needs Debian's chromium at {CHROMIUM}")
     ARTIFACTS.mkdir(exist_ok=True)

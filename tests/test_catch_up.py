@@ -9,7 +9,7 @@ from django.utils import timezone
 from inference import events
 from webapp.chat import live
 from tests.factories import stored_turn
-from webapp.chat.models import Message, Turn
+from webapp.chat.models import Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

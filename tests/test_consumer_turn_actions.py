@@ -8,7 +8,6 @@ from asgiref.sync import async_to_sync
 from django.utils import timezone
 
 from tests.factories import stored_turn
-from webapp.chat.models import Turn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,7 +9,6 @@ from asgiref.sync import async_to_sync
 from scripted_engine import ScriptedEngine, calculator_call, final_answer
 from webapp.chat import live, tasks, turns
 from webapp.chat.frames import TurnRequest
-from webapp.chat.models import Turn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
