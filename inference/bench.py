@@ -112,7 +112,7 @@ def summarise(rows: list[dict]) -> dict:
         "n": len(rows),
         "accuracy": mean(r["correct"] for r in rows),
         "parse_rate": mean(r["parsed"] for r in rows),
-        "tool_call_validity": sum(r["valid_tool_calls"] for r in rows) / calls if calls else None,
+        "tool_call_validity": round(sum(r["valid_tool_calls"] for r in rows) / calls, 4) if calls else None,
         "unseen_function_call_accuracy": mean(r["call_correct"] for r in function_rows) if function_rows else None,
         "mean_latency_ms": round(mean(r["total_ms"] for r in rows), 1),
         "tokens_per_s": round(sum(r["decode_tokens"] for r in rows) / decode_ms * 1000, 1) if decode_ms else None,
@@ -139,9 +139,15 @@ def table(summary: dict) -> str:
                ("median_final_tokens", "med fin"), ("mean_latency_ms", "ms/turn"), ("tokens_per_s", "tok/s")]
     lines = ["effort  " + "".join(f"{title:>10}" for _, title in columns)]
     for effort, row in summary.items():
-        cells = "".join(f"{'-' if row[k] is None else row[k]:>10}" for k, _ in columns)
+        cells = "".join(f"{cell(row[k]):>10}" for k, _ in columns)
         lines.append(f"{effort:<8}" + cells)
     return "\n".join(lines)
+
+
+def cell(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) and value <= 1 else str(value)
 
 
 def chart(summary: dict, path: Path, title: str) -> None:

@@ -35,11 +35,11 @@ def test_compact_checkpoint_expands_to_the_same_distribution(tmp_path):
     used = torch.tensor(corpus.used_ids)
     inputs = torch.tensor([corpus.used_ids[i] for i in corpus.ids[0][:40]])[None]
     with torch.no_grad():
-        full_probs = torch.softmax(full(input_ids=inputs).logits[0, -1].float(), -1)
+        full_probs = torch.softmax(full(input_ids=inputs).logits[0, -1].double(), -1)
         # the compact model in bf16, as stored: the restricted softmax must match the full one
         model = model.to(torch.bfloat16).float()
         hidden = model.model(input_ids=torch.tensor(corpus.ids[0][:40], dtype=torch.long)[None]).last_hidden_state
-        compact_probs = torch.softmax(restricted_logits(model, hidden[0, -1]), -1)
+        compact_probs = torch.softmax(restricted_logits(model, hidden[0, -1]).double(), -1)
     assert torch.allclose(full_probs[used], compact_probs[:-1], atol=1e-4)
     assert abs(full_probs.sum() - 1) < 1e-4
     others = full_probs.sum() - full_probs[used].sum()

@@ -34,6 +34,7 @@ def main(argv=None) -> int:
     train.add_argument("--corpus", help="a corpus rendered by `data` (default: render now)")
     train.add_argument("--device", default="cpu")
     train.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    train.add_argument("--init", help="start from this compact checkpoint (fine-tuning)")
     train.add_argument("--save-every", type=int, default=0, help="also save every N steps")
     recipe_arguments(train)
     data = sub.add_parser("data", help="render the training corpus to an .npz file")
@@ -55,8 +56,20 @@ def main(argv=None) -> int:
         return 0
     torch.set_num_threads(args.threads)
     corpus = training.Corpus.load(args.corpus) if args.corpus else None
+    model = None
+    if args.init:
+        from .checkpoint import load_compact
+        from .data import examples
+
+        model, used_ids = load_compact(args.init)
+        model = model.to(args.device)
+        if corpus is None:
+            recipe = recipe_from(args)
+            corpus = training.Corpus(examples(recipe.seed, recipe.examples, recipe.correction_rate), used_ids)
+        elif corpus.used_ids != used_ids:
+            parser.error("--corpus uses other token ids than the --init checkpoint")
     training.train(args.out, recipe_from(args), corpus=corpus, device=args.device, log=log,
-                   save_every=args.save_every)
+                   model=model, save_every=args.save_every)
     return 0
 
 

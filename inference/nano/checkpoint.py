@@ -111,3 +111,21 @@ def load_model(path=DEFAULT_PATH, dtype=torch.float32):
     if any(b.is_meta for b in model.buffers()):
         raise CheckpointError(f"{path}: a buffer of the model was not initialised")
     return model.eval()
+
+
+def load_compact(path):
+    """The checkpoint as training holds it: a model over only its K used ids (row i is token
+    used_ids[i]), float32, plus used_ids. Fine-tuning starts from this."""
+    from safetensors.torch import load_file
+    from transformers import GptOssForCausalLM
+
+    meta = read_meta(path)
+    tensors = load_file(str(Path(path) / "weights.safetensors"))
+    used = tensors.pop("used_ids").to(torch.int64).tolist()
+    config = config_class()(**meta["config"])
+    config.vocab_size = len(used)
+    config._attn_implementation = "eager"
+    model = GptOssForCausalLM(config)
+    model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
+    model.tie_weights()
+    return model, used
