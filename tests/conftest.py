@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 import redis
+from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -102,6 +103,22 @@ class Socket:
 
     async def close(self):
         await self.comm.disconnect()
+
+    def exchange(self, *frames, replies: int = 1) -> list[dict]:
+        """Open, send each frame and collect `replies` answers to it, check that nothing else
+        arrives and that the socket still answers a ping, close. Returns the answers."""
+        async def scenario():
+            assert await self.open()
+            got = []
+            for frame in frames:
+                await self.send(frame)
+                got += [await self.recv() for _ in range(replies)]
+            assert await self.nothing(), "nothing else arrives"
+            await self.send({"type": "ping"})
+            assert await self.recv() == {"type": "pong"}, "the socket stays open and usable"
+            await self.close()
+            return got
+        return async_to_sync(scenario)()
 
 
 @pytest.fixture

@@ -19,20 +19,6 @@ def create(**overrides):
     return frame
 
 
-def answers(socket, *frames) -> list[dict]:
-    """Send each frame, collect the one answer to each, then check the socket still answers."""
-    async def scenario():
-        assert await socket.open()
-        got = []
-        for frame in frames:
-            await socket.send(frame)
-            got.append(await socket.recv())
-        await socket.send({"type": "ping"})
-        assert await socket.recv() == {"type": "pong"}, "the socket stays open and usable"
-        await socket.close()
-        return got
-    return async_to_sync(scenario)()
-
 
 @pytest.fixture
 def socket(make_user, socket_for):
@@ -40,30 +26,30 @@ def socket(make_user, socket_for):
 
 
 def test_malformed_json_is_an_error_frame(socket):
-    [error] = answers(socket, '{"type": "turn.create", ')
+    [error] = socket.exchange('{"type": "turn.create", ')
     assert error["type"] == "error" and error["code"] == "bad_json"
 
 
 def test_json_that_is_not_an_object_is_an_error_frame(socket):
-    errors = answers(socket, "[1, 2]", '"ping"', "null")
+    errors = socket.exchange("[1, 2]", '"ping"', "null")
     assert [e["code"] for e in errors] == ["bad_frame"] * 3
 
 
 def test_unknown_type_is_an_error_frame_listing_known_types(socket):
-    explode, untyped = answers(socket, {"type": "turn.explode"}, {"no": "type"})
+    explode, untyped = socket.exchange({"type": "turn.explode"}, {"no": "type"})
     assert explode["code"] == untyped["code"] == "unknown_type"
     assert "turn.create" in explode["message"] and "turn.explode" in explode["message"]
 
 
 def test_oversized_frame_is_refused_before_parsing(socket, settings):
     settings.CHAT_MAX_FRAME_BYTES = 2048
-    [error] = answers(socket, json.dumps(create(text="x" * 3000)))
+    [error] = socket.exchange(json.dumps(create(text="x" * 3000)))
     assert error["code"] == "too_large" and "2048" in error["message"]
     assert not Turn.objects.exists()
 
 
 def test_bad_effort_is_an_error_frame_with_the_request_id(socket):
-    errors = answers(socket, create(effort="extreme"), create(effort=None), create(effort=2))
+    errors = socket.exchange(create(effort="extreme"), create(effort=None), create(effort=2))
     for error in errors:
         assert error["code"] == "invalid" and "effort must be one of low, medium, high" in error["message"]
         assert error["request_id"] == "r1"
@@ -83,14 +69,14 @@ def test_bad_turn_create_values_are_error_frames(socket, settings):
                                                                  "required": ["x"]}}]}),
         create(request_id=7),
     ]
-    errors = answers(socket, *bad)
+    errors = socket.exchange(*bad)
     assert [e["code"] for e in errors] == ["invalid"] * len(bad), errors
     assert "rm_rf" in errors[12]["message"]
     assert not Turn.objects.exists()
 
 
 def test_bad_turn_ids_are_error_frames(socket):
-    errors = answers(socket, {"type": "turn.cancel"}, {"type": "turn.cancel", "turn_id": "1"},
+    errors = socket.exchange({"type": "turn.cancel"}, {"type": "turn.cancel", "turn_id": "1"},
                      {"type": "tool.output", "turn_id": 1, "call_id": "c", "output": 5},
                      {"type": "turn.subscribe", "turn_id": 0})
     assert [e["code"] for e in errors] == ["invalid"] * 4
@@ -109,8 +95,8 @@ def test_binary_frame_is_an_error_frame(socket):
 
 
 def test_valid_turn_create_is_stored_queued_with_its_queue_position(socket):
-    queued = answers(socket, create(request_id="a"), create(request_id="b",
-                                                            settings={"builtin_tools": ["calculator"]}))
+    queued = socket.exchange(create(request_id="a"),
+                             create(request_id="b", settings={"builtin_tools": ["calculator"]}))
     assert [q["type"] for q in queued] == ["turn.queued"] * 2
     assert [q["request_id"] for q in queued] == ["a", "b"]
     assert [q["queue_position"] for q in queued] == [0, 1]
@@ -124,13 +110,13 @@ def test_valid_turn_create_is_stored_queued_with_its_queue_position(socket):
 
 
 def test_an_empty_builtin_tools_list_turns_the_built_in_tools_off(socket):
-    answers(socket, create(settings={"builtin_tools": []}))
+    socket.exchange(create(settings={"builtin_tools": []}))
     assert Turn.objects.get().settings["builtin_tools"] == []
 
 
 def test_too_many_turns_a_minute_are_rate_limited(socket, settings):
     settings.CHAT_TURNS_PER_MINUTE = 2
-    got = answers(socket, create(), create(), create(request_id="third"))
+    got = socket.exchange(create(), create(), create(request_id="third"))
     assert [g["type"] for g in got] == ["turn.queued", "turn.queued", "error"]
     assert got[2]["code"] == "rate_limited" and got[2]["request_id"] == "third"
     assert Turn.objects.count() == 2

@@ -16,24 +16,11 @@ def turn_of(user, **fields):
     return stored_turn(user, request_id="r5", user_text="Weather?", effort="medium", **fields)
 
 
-def exchange(socket, *frames, replies=1):
-    async def scenario():
-        assert await socket.open()
-        got = []
-        for frame in frames:
-            await socket.send(frame)
-            got += [await socket.recv() for _ in range(replies)]
-        assert await socket.nothing(0.3)
-        await socket.close()
-        return got
-    return async_to_sync(scenario)()
-
 
 def test_the_awaited_calls_output_requeues_the_turn(ada, socket_for):
     turn = turn_of(ada, status="awaiting", started_at=timezone.now(), celery_task_id="old",
                    pending_call={"call_id": "c7", "name": "get_weather", "arguments": {}})
-    wrong, queued, again = exchange(
-        socket_for(ada),
+    wrong, queued, again = socket_for(ada).exchange(
         {"type": "tool.output", "turn_id": turn.id, "call_id": "c8", "output": "sunny"},
         {"type": "tool.output", "turn_id": turn.id, "call_id": "c7", "output": "sunny"},
         {"type": "tool.output", "turn_id": turn.id, "call_id": "c7", "output": "rain"},
@@ -49,7 +36,7 @@ def test_the_awaited_calls_output_requeues_the_turn(ada, socket_for):
 
 def test_cancelling_a_queued_turn_ends_it_and_an_ended_turn_cannot_be_cancelled(ada, socket_for):
     turn = turn_of(ada)
-    done, late = exchange(socket_for(ada), {"type": "turn.cancel", "turn_id": turn.id},
+    done, late = socket_for(ada).exchange({"type": "turn.cancel", "turn_id": turn.id},
                           {"type": "turn.cancel", "turn_id": turn.id})
     assert done["type"] == "turn.done" and done["status"] == "cancelled" and done["error"] is None
     assert late["code"] == "bad_state" and "cancelled" in late["message"]

@@ -33,25 +33,12 @@ def adas_turns(make_user):
     return conversation, awaiting, queued
 
 
-def exchange(socket, *frames, listen_s=0.3) -> list[dict]:
-    async def scenario():
-        assert await socket.open()
-        got = []
-        for frame in frames:
-            await socket.send(frame)
-            got.append(await socket.recv())
-        assert await socket.nothing(listen_s), "nothing else arrives"
-        await socket.close()
-        return got
-    return async_to_sync(scenario)()
-
 
 def test_another_users_turns_cannot_be_cancelled_answered_or_followed(make_user, socket_for,
                                                                       adas_turns):
     conversation, awaiting, queued = adas_turns
     mallory = socket_for(make_user("mallory"))
-    errors = exchange(
-        mallory,
+    errors = mallory.exchange(
         {"type": "turn.cancel", "turn_id": queued.id},
         {"type": "turn.cancel", "turn_id": awaiting.id},
         {"type": "tool.output", "turn_id": awaiting.id, "call_id": "call_1_1", "output": "hail"},
@@ -72,8 +59,7 @@ def test_another_users_conversation_cannot_be_continued_or_regenerated(make_user
     conversation, awaiting, _ = adas_turns
     mallory = make_user("mallory")
     own = Conversation.objects.create(user=mallory, title="mine")
-    errors = exchange(
-        socket_for(mallory),
+    errors = socket_for(mallory).exchange(
         {"type": "turn.create", "request_id": "m1", "conversation_id": conversation.id,
          "text": "Tell me Ada's secrets", "effort": "low"},
         {"type": "turn.create", "request_id": "m2", "conversation_id": own.id,
