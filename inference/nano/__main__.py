@@ -1,7 +1,8 @@
 """`python -m inference.nano train --out DIR`: train gpt-oss-nano from scratch (fixed seed).
 
 `data --out FILE` renders the corpus once (numpy .npz) so that training elsewhere (a GPU
-machine without openai-harmony) can read it with `train --corpus FILE`.
+machine without openai-harmony) can read it with `train --corpus FILE`. `train --init DIR`
+continues from a compact checkpoint (fine-tuning) on the same code path.
 """
 
 from __future__ import annotations
