@@ -31,25 +31,30 @@ async def drain(socket) -> list[dict]:
     return got
 
 
+def subscribe_around(socket, turn_id, later, earlier=()):
+    """Publish `earlier` to the turn's log, open the socket, send turn.subscribe and collect the
+    catch-up, then publish `later` and collect what arrives live. Returns (caught_up, live)."""
+    async def scenario():
+        for frame in earlier:
+            await publish(turn_id, frame)
+        assert await socket.open()
+        await socket.send({"type": "turn.subscribe", "turn_id": turn_id})
+        caught_up = await drain(socket)
+        await publish(turn_id, later)
+        live_frames = await drain(socket)
+        await socket.close()
+        return caught_up, live_frames
+    return async_to_sync(scenario)()
+
+
 def test_a_running_turn_is_sent_from_its_log_then_live(ada, socket_for):
     turn = turn_of(ada, status="running", started_at=timezone.now(), worker="w")
     live.mark_alive(turn.id)
     streamed = [events.turn_started(turn.id, "nano", "cpu", "w"),
                 events.message_start(turn.id, 0, "assistant", "analysis", None, None),
                 events.message_delta(turn.id, 0, "Thinking")]
-    socket = socket_for(ada)
-
-    async def scenario():
-        for frame in streamed:
-            await publish(turn.id, frame)
-        assert await socket.open()
-        await socket.send({"type": "turn.subscribe", "turn_id": turn.id})
-        caught_up = await drain(socket)
-        await publish(turn.id, events.message_delta(turn.id, 0, " harder"))
-        live_frames = await drain(socket)
-        await socket.close()
-        return caught_up, live_frames
-    caught_up, live_frames = async_to_sync(scenario)()
+    caught_up, live_frames = subscribe_around(
+        socket_for(ada), turn.id, events.message_delta(turn.id, 0, " harder"), streamed)
 
     assert caught_up[0] == events.turn_queued("r9", turn.conversation_id, turn.id, 0)
     assert caught_up[1:] == [{**f, "seq": n} for n, f in enumerate(streamed)]
@@ -59,17 +64,8 @@ def test_a_running_turn_is_sent_from_its_log_then_live(ada, socket_for):
 def test_a_queued_turn_gets_its_position_then_the_workers_frames(ada, socket_for):
     turn_of(ada)  # ahead in the queue
     turn = turn_of(ada)
-    socket = socket_for(ada)
-
-    async def scenario():
-        assert await socket.open()
-        await socket.send({"type": "turn.subscribe", "turn_id": turn.id})
-        caught_up = await drain(socket)
-        await publish(turn.id, events.turn_started(turn.id, "nano", "cpu", "w"))
-        live_frames = await drain(socket)
-        await socket.close()
-        return caught_up, live_frames
-    caught_up, live_frames = async_to_sync(scenario)()
+    caught_up, live_frames = subscribe_around(
+        socket_for(ada), turn.id, events.turn_started(turn.id, "nano", "cpu", "w"))
     assert caught_up == [events.turn_queued("r9", turn.conversation_id, turn.id, 1)]
     assert [f["type"] for f in live_frames] == ["turn.started"]
 
@@ -79,19 +75,9 @@ def test_an_awaiting_turn_is_rebuilt_from_the_database_and_followed(ada, socket_
                    pending_call={"call_id": "c1", "name": "lookup", "arguments": {}})
     Message.objects.create(turn=turn, index=0, role="assistant", channel="commentary",
                            recipient="functions.lookup", text="{}", call_id="c1", tokens=1)
-    socket = socket_for(ada)
-
-    async def scenario():
-        for n in range(4):  # what the worker published before the pause
-            await publish(turn.id, events.message_delta(turn.id, 0, str(n)))
-        assert await socket.open()
-        await socket.send({"type": "turn.subscribe", "turn_id": turn.id})
-        caught_up = await drain(socket)
-        await publish(turn.id, events.turn_started(turn.id, "nano", "cpu", "w2"))  # resumed
-        live_frames = await drain(socket)
-        await socket.close()
-        return caught_up, live_frames
-    caught_up, live_frames = async_to_sync(scenario)()
+    before_pause = [events.message_delta(turn.id, 0, str(n)) for n in range(4)]  # the worker's
+    caught_up, live_frames = subscribe_around(
+        socket_for(ada), turn.id, events.turn_started(turn.id, "nano", "cpu", "w2"), before_pause)
     assert [f["type"] for f in caught_up] == [
         "turn.queued", "turn.started", "message.start", "message.delta", "message.end",
         "tool.call", "tool.awaiting"]
@@ -103,17 +89,8 @@ def test_a_finished_turn_is_replayed_and_not_followed(ada, socket_for):
     turn = turn_of(ada, status="completed", started_at=timezone.now(), metrics=metrics)
     Message.objects.create(turn=turn, index=0, role="assistant", channel="final", text="Hello.",
                            tokens=2)
-    socket = socket_for(ada)
-
-    async def scenario():
-        assert await socket.open()
-        await socket.send({"type": "turn.subscribe", "turn_id": turn.id})
-        caught_up = await drain(socket)
-        await publish(turn.id, events.message_delta(turn.id, 0, "late"))
-        after = await drain(socket)
-        await socket.close()
-        return caught_up, after
-    caught_up, after = async_to_sync(scenario)()
+    caught_up, after = subscribe_around(
+        socket_for(ada), turn.id, events.message_delta(turn.id, 0, "late"))
     assert caught_up[-1] == events.turn_done(turn.id, "completed", metrics)
     assert [f.get("text") for f in caught_up if f["type"] == "message.delta"] == ["Hello."]
     assert after == []
