@@ -75,7 +75,8 @@ def test_an_awaiting_turn_is_rebuilt_from_the_database_and_followed(ada, socket_
                    pending_call={"call_id": "c1", "name": "lookup", "arguments": {}})
     Message.objects.create(turn=turn, index=0, role="assistant", channel="commentary",
                            recipient="functions.lookup", text="{}", call_id="c1", tokens=1)
-    before_pause = [events.message_delta(turn.id, 0, str(n)) for n in range(4)]  # the worker's
+    # what the worker published before the pause
+    before_pause = [events.message_delta(turn.id, 0, str(n)) for n in range(4)]
     caught_up, live_frames = subscribe_around(
         socket_for(ada), turn.id, events.turn_started(turn.id, "nano", "cpu", "w2"), before_pause)
     assert [f["type"] for f in caught_up] == [
