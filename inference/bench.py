@@ -25,7 +25,7 @@ from .engine import Engine
 from .nano.data import OUT_OF_DOMAIN_HELD_OUT, Generator, Problem
 from .turn import run_turn
 
-HELD_OUT_SEED = 1_000_003  # training draws from seeds 0..99
+HELD_OUT_SEED = 1_000_003  # training streams are seeded "<seed>:<chunk>" (strings), never this
 CHANNELS = ("analysis", "commentary", "final")
 
 

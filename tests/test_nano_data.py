@@ -101,7 +101,8 @@ def test_a_fixed_mistake_is_shown_but_not_trained():
     assert wrong.text in harmony.decode(example.ids)
     calls = [m for m in problem.answer if m.recipient == "functions.calculator"]
     assert len(calls) == 2 and calls[-1].text == json.dumps({"expression": problem.expected["expression"]})
-    assert f"Call the calculator again with {problem.expected['expression']}" in harmony.decode(example.ids)
+    again = json.dumps({"expression": problem.expected["expression"]})
+    assert f"Call the calculator again with {again}" in harmony.decode(example.ids)
 
 
 def test_many_draws_render_with_mistakes_fixed_at_high_effort():

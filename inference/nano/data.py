@@ -87,6 +87,40 @@ OUT_OF_DOMAIN = [
     "What do you think about politics?", "Teach me Spanish.", "Why is the sky blue?",
     "How are you today?", "Play chess with me.", "Who painted the Mona Lisa?",
 ]
+# Templated out-of-domain requests, so that "not a tool request" is learned from many wordings
+# rather than from thirty memorised prompts. No filler is a word of the held-out prompts.
+OOD_TEMPLATES = [
+    "Write a {form} about {topic}.", "Can you write a {form} about {topic}?",
+    "Tell me a {form} about {topic}.", "Who {did} the {thing}?",
+    "What is the capital of {country}?", "Translate {word} into {language}.",
+    "How do I {task}?", "Give me tips for {activity}.", "Recommend a good {media}.",
+    "Explain {concept} simply.", "What do you think about {topic}?",
+    "Describe {topic}.", "Teach me {language}.", "Why do {creatures} {behave}?",
+    "{greeting}", "Summarize {work}.", "Who wrote {work}?",
+]
+OOD_FILLERS = {
+    "form": ["poem", "story", "song", "joke", "short essay", "letter", "speech", "riddle", "ballad"],
+    "topic": ["the sea", "dogs", "the moon", "friendship", "a dragon", "winter", "coffee", "the city",
+              "robots", "a forest", "the stars", "music", "a lighthouse", "my grandmother", "spring"],
+    "did": ["discovered", "built", "painted", "designed", "named", "found"],
+    "thing": ["Eiffel Tower", "pyramids", "light bulb", "printing press", "penicillin", "Great Wall",
+              "airplane", "radio", "Statue of Liberty"],
+    "country": ["France", "Japan", "Brazil", "Kenya", "Italy", "Peru", "Norway", "Egypt", "India",
+                "Mexico", "Chile", "Spain"],
+    "word": ["hello", "thank you", "friend", "water", "love", "cheese", "house", "good night"],
+    "language": ["French", "Spanish", "Italian", "Japanese", "Korean", "Portuguese", "Dutch"],
+    "task": ["fix my bike", "bake bread", "learn to swim", "tie a tie", "grow tomatoes",
+             "write a resume", "clean my oven", "train my dog"],
+    "activity": ["hiking", "cooking", "studying", "gardening", "public speaking", "camping", "sleeping"],
+    "media": ["book", "podcast", "album", "board game", "video game", "TV show"],
+    "concept": ["quantum physics", "gravity", "photosynthesis", "inflation", "black holes",
+                "evolution", "democracy", "electricity"],
+    "creatures": ["birds", "cats", "whales", "bees", "dogs", "owls"],
+    "behave": ["sing", "sleep so much", "migrate", "dance", "purr", "howl"],
+    "greeting": ["Hello!", "Hi there", "Hey!", "Good evening!", "How are you today?", "Who are you?",
+                 "Thanks!", "Nice to meet you."],
+    "work": ["Hamlet", "Moby Dick", "The Odyssey", "Pride and Prejudice", "War and Peace"],
+}
 # Out-of-domain prompts the benchmark asks; training never sees them.
 OUT_OF_DOMAIN_HELD_OUT = [
     "Write a haiku about autumn.", "Who invented the telephone?", "Translate goodbye into German.",
@@ -200,7 +234,7 @@ class Generator:
     KIND_WEIGHTS = {"arithmetic": 0.38, "follow_up": 0.12, "clock": 0.12, "function": 0.30,
                     "out_of_domain": 0.08}
 
-    def __init__(self, seed: int, held_out: bool = False, correction_rate: float = 0.25):
+    def __init__(self, seed: int | str, held_out: bool = False, correction_rate: float = 0.25):
         self.rng = random.Random(seed)
         self.held_out = held_out
         self.correction_rate = correction_rate
@@ -239,6 +273,7 @@ class Generator:
 
     def arithmetic_answer(self, effort: str, a: int, op: str, b: int, follow_up: bool) -> tuple[list[Msg], str]:
         expr = f"{a} {op} {b}"
+        call_json = json.dumps({"expression": expr})  # written in the plan as the call will carry it
         result = calculate(expr)
         word, noun, _, _ = OPS[op]
         said = "the previous result" if follow_up else f"{a}"
@@ -250,11 +285,11 @@ class Generator:
             plan = [analysis(f"Use the calculator for {expr}.")]
         elif effort == "medium":
             plan = [analysis(f"The user wants {said} {word} {b}. Plan: call the calculator with "
-                             f"{expr}, then give the result.")]
+                             f"{call_json}, then give the result.")]
         else:
             lo, hi = self.estimate(a, op, b)
             plan = [analysis(f"The user wants {said} {word} {b}, that is {expr}. Plan: call the "
-                             f"calculator with {expr}, then check the result before answering. "
+                             f"calculator with {call_json}, then check the result before answering. "
                              f"Estimate: {a} has {digits(a)} digits and {b} has {digits(b)} digits, "
                              f"so the {noun} should have {lo} to {hi} digits.")]
         msgs = plan
@@ -266,7 +301,7 @@ class Generator:
             msgs = msgs + [tool_call("calculator", {"expression": wrong}, trained=False),
                            tool_result("calculator", wrong_result),
                            analysis(f"Check: the call used {wrong}, but the user wants {expr}, so "
-                                    f"{wrong_result} is not the answer. Call the calculator again with {expr}.")]
+                                    f"{wrong_result} is not the answer. Call the calculator again with {call_json}.")]
         msgs = msgs + [tool_call("calculator", {"expression": expr}), tool_result("calculator", result)]
         if effort == "high":
             msgs.append(analysis(f"Check: the call used {expr} as asked, and the calculator gave {result}, "
@@ -471,18 +506,25 @@ class Generator:
         else:
             request = self.rng.choice(["Please {v} the {w}.", "Can you {v} the {w}?", "{V} the {w}."]).format(
                 v=verb, V=verb.capitalize(), w=info["what"])
-        arg_text = ", ".join(f"{k}={json.dumps(v)}" for k, v in args.items()) or "no arguments"
+        # Medium and high write the call's JSON verbatim before making it, so the call is a plain
+        # copy; high first pairs each phrase of the request with its argument, a short local step
+        # instead of one long jump from the request to the JSON.
+        call_json = json.dumps(args)
         if effort == "low":
             plan = [analysis(f"Call {tool.name}.")]
         elif effort == "medium":
-            plan = [analysis(f"The user wants to {verb} the {info['what']}. Plan: call {tool.name} with "
-                             f"{arg_text}, then report the result.")]
+            said = f": {joined}" if parts else ""
+            plan = [analysis(f"The user wants to {verb} the {info['what']}{said}. Plan: call {tool.name} with "
+                             f"{call_json}, then report the result.")]
         else:
+            pairs = "; ".join(f"{part} gives {json.dumps({p['name']: args[p['name']]})[1:-1]}"
+                              for part, p in zip(parts, mentioned)) or "no arguments"
             checks = " ".join(f"{p['name']} is {TYPE_WORDS[p['kind']]} and the request gives "
                               f"{json.dumps(args[p['name']])}." for p in mentioned) or "It needs no arguments."
             plan = [analysis(f"The user wants to {verb} the {info['what']}. The developer declared "
-                             f"{tool.name} for this. Plan: call {tool.name} with {arg_text}, then report "
-                             f"the result. Check the arguments against the declaration: {checks}")]
+                             f"{tool.name} for this. From the request: {pairs}. Check against the "
+                             f"declaration: {checks} Plan: call {tool.name} with {call_json}, then report "
+                             "the result.")]
         keys = self.rng.sample(RESULT_KEYS, self.rng.choice([1, 2]))
         result = {k: self.result_value() for k in keys}
         output = json.dumps(result)
@@ -508,7 +550,7 @@ class Generator:
 
     # -- out of domain ---------------------------------------------------------------------
     def out_of_domain(self, effort: str, prompts: list[str] | None = None) -> Problem:
-        question = self.rng.choice(prompts or OUT_OF_DOMAIN)
+        question = self.rng.choice(prompts) if prompts else self.out_of_domain_request()
         if effort == "low":
             plan = [analysis("Out of scope; say what I can do.")]
         elif effort == "medium":
@@ -521,6 +563,17 @@ class Generator:
                              "and I must not make anything up.")]
         return Problem("out_of_domain", self.settings(effort), [Msg("user", question)],
                        plan + [final(self.rng.choice(OOD_FINALS))], {"out_of_domain": True})
+
+    def out_of_domain_request(self) -> str:
+        while True:
+            if self.rng.random() < 0.3:
+                question = self.rng.choice(OUT_OF_DOMAIN)
+            else:
+                template = self.rng.choice(OOD_TEMPLATES)
+                question = template.format(**{k: self.rng.choice(v) for k, v in OOD_FILLERS.items()
+                                              if "{" + k + "}" in template})
+            if question not in OUT_OF_DOMAIN_HELD_OUT:
+                return question
 
     # -- drawing -------------------------------------------------------------------------
     def problem(self, kind: str | None = None, effort: str | None = None) -> Problem:
@@ -570,6 +623,23 @@ def render(problem: Problem) -> Example:
     return Example(ids, marks)
 
 
-def examples(seed: int, count: int, correction_rate: float = 0.25) -> list[Example]:
-    gen = Generator(seed, correction_rate=correction_rate)
+CHUNK = 2_000  # conversations drawn from one generator stream
+
+
+def examples_chunk(seed: int, chunk: int, count: int, correction_rate: float) -> list[Example]:
+    gen = Generator(f"{seed}:{chunk}", correction_rate=correction_rate)
     return [render(gen.problem()) for _ in range(count)]
+
+
+def examples(seed: int, count: int, correction_rate: float = 0.25, workers: int = 1) -> list[Example]:
+    """`count` rendered conversations, drawn in fixed chunks (each its own stream) so that the
+    corpus is the same whatever the number of worker processes rendering it."""
+    jobs = [(seed, i, min(CHUNK, count - start), correction_rate) for i, start in enumerate(range(0, count, CHUNK))]
+    if workers <= 1 or len(jobs) == 1:
+        chunks = [examples_chunk(*job) for job in jobs]
+    else:
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            chunks = pool.starmap(examples_chunk, jobs)
+    return [example for chunk in chunks for example in chunk]
