@@ -7,7 +7,8 @@ import pytest
 
 from inference import harmony
 from inference.harmony import EFFORTS
-from inference.nano.data import ContextMsg, Generator, examples, render, split, trained_positions
+from inference.nano.data import (OUT_OF_DOMAIN_HELD_OUT, ContextMsg, Generator, examples, render, split,
+                                 trained_positions)
 from inference.stream import HarmonyStream
 
 KINDS = list(Generator.KIND_WEIGHTS)
@@ -80,6 +81,28 @@ def test_held_out_tools_never_appear_in_training_names():
     train, held = Generator(seed=1), Generator(seed=1, held_out=True)
     assert all(split(train.tool_name()[0]) == "train" for _ in range(200))
     assert all(split(held.tool_name()[0]) == "held_out" for _ in range(200))
+
+
+def test_training_never_asks_a_held_out_out_of_domain_prompt():
+    gen = Generator(seed=3)
+    drawn = {gen.out_of_domain("low").prompt[-1].text for _ in range(3000)}
+    assert len(drawn) > 200
+    assert not drawn & set(OUT_OF_DOMAIN_HELD_OUT)
+
+
+@pytest.mark.parametrize("kind", ["arithmetic", "function"])
+@pytest.mark.parametrize("effort", ["medium", "high"])
+def test_medium_and_high_plans_carry_the_call_verbatim(kind, effort):
+    gen = Generator(seed=4, correction_rate=0.0)
+    for _ in range(30):
+        answer = gen.problem(kind, effort).answer
+        call = next(m for m in answer if m.recipient)
+        assert f"with {call.text}, then" in answer[0].text
+
+
+def test_the_corpus_does_not_depend_on_the_number_of_rendering_processes():
+    one, two = examples(seed=5, count=2_100), examples(seed=5, count=2_100, workers=2)
+    assert [e.ids for e in one] == [e.ids for e in two]
 
 
 def test_previous_turns_are_context_not_targets():

@@ -12,9 +12,11 @@ Copying is what a tiny transformer learns reliably; carrying digits is not.
 Effort design (the same for every kind of problem):
 - low: one short line of analysis; easy products (one digit times one digit) answered
   without the tool.
-- medium: a plan that restates the request and names the tool call.
-- high: the plan, an estimate made before the call, and a second analysis message after
-  the tool result that checks the result against the estimate.
+- medium: a plan that restates the request and writes the tool call's JSON verbatim, so the
+  call that follows is a plain copy.
+- high: the plan (for builder tools, each phrase of the request paired with its argument
+  first), an estimate made before the call, and a second analysis message after the tool
+  result that checks the result against the estimate.
 
 Held-out problems (benchmark) come from another seed; builder tools for the "unseen" test are
 drawn from name and parameter combinations that training never uses (`split`).
