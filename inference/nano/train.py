@@ -167,9 +167,8 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
     rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embed" not in n)]
     optim = torch.optim.AdamW([{"params": decay, "weight_decay": recipe.weight_decay},
                                {"params": rest, "weight_decay": 0.0}], lr=recipe.lr, betas=(0.9, 0.98))
-    # Batches are drawn at random, as in every run that learned to follow `Reasoning:`. The
-    # one run with batches of similar length (less padding, but efforts cluster by length)
-    # never learned it: the same answer at every effort (docs/nano.md).
+    # Batches are drawn at random, as in every run that learned to follow `Reasoning:`; the
+    # one full run with batches of similar length never did (docs/nano.md).
     order = random.Random(recipe.seed + 1)
     rows = list(range(len(corpus.ids)))
     token_weight = torch.ones(len(corpus.used_ids), device=device)
