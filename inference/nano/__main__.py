@@ -52,7 +52,7 @@ def main(argv=None) -> int:
         from .data import examples
 
         started = time.time()
-        training.Corpus(examples(args.seed, args.examples, args.correction_rate, workers=2)).save(args.out)
+        training.Corpus(examples(args.seed, args.examples, args.correction_rate)).save(args.out)
         log(f"wrote {args.out}: {args.examples} conversations in {time.time() - started:.0f}s")
         return 0
     torch.set_num_threads(args.threads)
@@ -66,7 +66,7 @@ def main(argv=None) -> int:
         model = model.to(args.device)
         if corpus is None:
             recipe = recipe_from(args)
-            corpus = training.Corpus(examples(recipe.seed, recipe.examples, recipe.correction_rate, workers=2), used_ids)
+            corpus = training.Corpus(examples(recipe.seed, recipe.examples, recipe.correction_rate), used_ids)
         elif corpus.used_ids != used_ids:
             parser.error("--corpus uses other token ids than the --init checkpoint")
     training.train(args.out, recipe_from(args), corpus=corpus, device=args.device, log=log,

@@ -633,9 +633,10 @@ def examples_chunk(seed: int, chunk: int, count: int, correction_rate: float) ->
     return [render(gen.problem()) for _ in range(count)]
 
 
-def examples(seed: int, count: int, correction_rate: float = 0.25, workers: int = 1) -> list[Example]:
+def examples(seed: int, count: int, correction_rate: float = 0.25, workers: int = 2) -> list[Example]:
     """`count` rendered conversations, drawn in fixed chunks (each its own stream) so that the
-    corpus is the same whatever the number of worker processes rendering it."""
+    corpus is the same whatever the number of worker processes rendering it (one chunk is
+    rendered in this process)."""
     jobs = [(seed, i, min(CHUNK, count - start), correction_rate) for i, start in enumerate(range(0, count, CHUNK))]
     if workers <= 1 or len(jobs) == 1:
         chunks = [examples_chunk(*job) for job in jobs]

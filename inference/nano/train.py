@@ -158,7 +158,7 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
     random.seed(recipe.seed)
     if corpus is None:
         log(f"rendering {recipe.examples} conversations (seed {recipe.seed})")
-        corpus = Corpus(draw_examples(recipe.seed, recipe.examples, recipe.correction_rate, workers=2))
+        corpus = Corpus(draw_examples(recipe.seed, recipe.examples, recipe.correction_rate))
     data_s = time.time() - started
     log(f"corpus: {len(corpus.ids)} conversations, {len(corpus.used_ids)} token ids, {data_s:.0f}s")
     model = model or new_model(recipe, len(corpus.used_ids), device)
