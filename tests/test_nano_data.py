@@ -100,6 +100,19 @@ def test_medium_and_high_plans_carry_the_call_verbatim(kind, effort):
         assert f"with {call.text}, then" in answer[0].text
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("effort", EFFORTS)
+def test_the_analysis_opens_with_the_effort_of_the_system_message(kind, effort):
+    gen = Generator(seed=6)
+    for _ in range(5):
+        problem = gen.problem(kind, effort)
+        text = harmony.decode(render(problem).ids)
+        assert f"Reasoning: {effort}\n" in text
+        analyses = [m.text for m in problem.answer if m.channel == "analysis"]
+        assert analyses[0].startswith(f"Reasoning: {effort}. ")
+        assert not any(a.startswith("Reasoning:") for a in analyses[1:])
+
+
 def test_the_corpus_does_not_depend_on_the_number_of_rendering_processes():
     one, two = examples(seed=5, count=2_100, workers=1), examples(seed=5, count=2_100, workers=2)
     assert [e.ids for e in one] == [e.ids for e in two]

@@ -9,7 +9,8 @@ The model never does arithmetic itself except on low effort for one-digit produc
 calculator computes, the model copies operands into the call and the result into the answer.
 Copying is what a tiny transformer learns reliably; carrying digits is not.
 
-Effort design (the same for every kind of problem):
+Effort design (the same for every kind of problem); every analysis opens with
+`Reasoning: <effort>.`, copied from the system message:
 - low: one short line of analysis; easy products (one digit times one digit) answered
   without the tool.
 - medium: a plan that restates the request and writes the tool call's JSON verbatim, so the
@@ -28,7 +29,7 @@ import datetime as dt
 import json
 import random
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .. import harmony
 from ..harmony import EFFORTS, FunctionTool, Msg, TurnSettings
@@ -580,7 +581,20 @@ class Generator:
     # -- drawing -------------------------------------------------------------------------
     def problem(self, kind: str | None = None, effort: str | None = None) -> Problem:
         kind = kind or self.rng.choices(list(self.KIND_WEIGHTS), weights=list(self.KIND_WEIGHTS.values()))[0]
-        return getattr(self, kind)(effort or self.effort())
+        return announce_effort(getattr(self, kind)(effort or self.effort()))
+
+
+def announce_effort(problem: Problem) -> Problem:
+    """Open the first analysis with `Reasoning: <effort>.`, the same tokens as the system
+    message's line, so that the effort word is one induction step away (the model already
+    copies what followed the same tokens earlier). Everything after it depends on the effort:
+    the model reads the effort once, at a plain copy. Runs without it could learn to ignore
+    `Reasoning:` altogether: it sits hundreds of tokens back and nothing led attention there
+    (docs/nano.md)."""
+    first = next(i for i, m in enumerate(problem.answer) if m.channel == "analysis")
+    answer = list(problem.answer)
+    answer[first] = analysis(f"Reasoning: {problem.settings.effort}. {answer[first].text}")
+    return replace(problem, answer=answer)
 
 
 @dataclass

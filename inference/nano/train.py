@@ -37,7 +37,7 @@ class Recipe:
     final_lr_fraction: float = 0.05
     weight_decay: float = 0.01
     correction_rate: float = 0.25  # high-effort arithmetic that shows a miscopied call fixed
-    number_weight: float = 3.0  # loss weight of digit tokens: the numbers the model must copy
+    copy_weight: float = 3.0  # loss weight of what is copied from the prompt: digits, the effort word
     layers: int = 2
     hidden: int = 128
     heads: int = 4
@@ -64,11 +64,13 @@ def build_config(recipe: Recipe, vocab_size: int):
     )
 
 
-def numeric_tokens(used_ids: list[int]) -> np.ndarray:
-    """Which ids are digit chunks (o200k splits numbers into runs of up to three digits)."""
-    from ..harmony import decode
+def copied_tokens(used_ids: list[int]) -> np.ndarray:
+    """Which ids are copied from the prompt rather than templated: digit chunks (o200k splits
+    numbers into runs of up to three digits) and the effort words the analysis restates."""
+    from ..harmony import EFFORTS, decode
 
-    return np.array([decode([t]).strip().isdigit() for t in used_ids], dtype=bool)
+    efforts = {f" {effort}" for effort in EFFORTS}
+    return np.array([decode([t]).strip().isdigit() or decode([t]) in efforts for t in used_ids], dtype=bool)
 
 
 class Corpus:
@@ -76,14 +78,14 @@ class Corpus:
 
     def __init__(self, examples: list[Example], used_ids: list[int] | None = None):
         self.used_ids = used_ids or sorted({t for e in examples for t in e.ids})
-        self.numeric = numeric_tokens(self.used_ids)
+        self.copied = copied_tokens(self.used_ids)
         index = {t: i for i, t in enumerate(self.used_ids)}
         self.ids = [np.array([index[t] for t in e.ids], dtype=np.int32) for e in examples]
         self.trained = [np.array(e.trained, dtype=bool) for e in examples]
 
     def save(self, path) -> None:
         lengths = np.array([len(x) for x in self.ids])
-        np.savez_compressed(path, used_ids=np.array(self.used_ids), numeric=self.numeric, lengths=lengths,
+        np.savez_compressed(path, used_ids=np.array(self.used_ids), copied=self.copied, lengths=lengths,
                             ids=np.concatenate(self.ids), trained=np.concatenate(self.trained))
 
     @classmethod
@@ -91,7 +93,7 @@ class Corpus:
         data = np.load(path)
         corpus = cls.__new__(cls)
         corpus.used_ids = data["used_ids"].tolist()
-        corpus.numeric = data["numeric"]
+        corpus.copied = data["copied"]
         cuts = np.cumsum(data["lengths"])[:-1]
         corpus.ids = np.split(data["ids"], cuts)
         corpus.trained = np.split(data["trained"], cuts)
@@ -172,7 +174,7 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
     order = random.Random(recipe.seed + 1)
     rows = list(range(len(corpus.ids)))
     token_weight = torch.ones(len(corpus.used_ids), device=device)
-    token_weight[torch.from_numpy(corpus.numeric).to(device)] = recipe.number_weight
+    token_weight[torch.from_numpy(corpus.copied).to(device)] = recipe.copy_weight
     running = None
     for step in range(recipe.steps):
         for group in optim.param_groups:
