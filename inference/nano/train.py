@@ -32,7 +32,7 @@ class Recipe:
     examples: int = 80_000  # distinct conversations: one epoch of steps * batch
     steps: int = 5_000
     batch: int = 16
-    batching: str = "random"  # or "length": batches of similar length, less padding per step
+    batching: str = "random"  # or "prompt": batches of similar prompt length, less padding
     lr: float = 5e-3
     warmup: int = 150
     final_lr_fraction: float = 0.05
@@ -101,21 +101,24 @@ class Corpus:
         return corpus
 
     def batches(self, size: int, how: str, rng: random.Random, pool: int = 64):
-        """Endless batches of row indices: drawn at random, or ("length") of conversations of
-        similar length, from a shuffled pool of `pool` batches, so that little is padding."""
+        """Endless batches of row indices: drawn at random, or ("prompt") of conversations whose
+        prompts are of similar length, from a shuffled pool of `pool` batches, so that less is
+        padding. Not sorted by whole length: that groups the efforts (high's answers are the
+        longest) and runs trained so never learned to read `Reasoning:` (docs/nano.md)."""
         rows = list(range(len(self.ids)))
         if len(rows) < size:
             raise ValueError(f"a batch of {size} needs at least {size} conversations, not {len(rows)}")
-        if how not in ("random", "length"):
-            raise ValueError(f"batching must be 'random' or 'length', not {how!r}")
+        if how not in ("random", "prompt"):
+            raise ValueError(f"batching must be 'random' or 'prompt', not {how!r}")
         if how == "random":
             while True:
                 yield rng.sample(rows, size)
+        prompt_length = [int(trained.argmax()) for trained in self.trained]
         span = min(size * pool, len(rows))
         while True:
             rng.shuffle(rows)
             for start in range(0, len(rows) - span + 1, span):
-                chunk = sorted(rows[start:start + span], key=lambda r: len(self.ids[r]))
+                chunk = sorted(rows[start:start + span], key=prompt_length.__getitem__)
                 group = [chunk[i:i + size] for i in range(0, len(chunk) - size + 1, size)]
                 rng.shuffle(group)
                 yield from group
