@@ -32,7 +32,6 @@ class Recipe:
     examples: int = 80_000  # distinct conversations: one epoch of steps * batch
     steps: int = 5_000
     batch: int = 16
-    batching: str = "random"  # or "prompt": batches of similar prompt length, less padding
     lr: float = 5e-3
     warmup: int = 150
     final_lr_fraction: float = 0.05
@@ -99,29 +98,6 @@ class Corpus:
         corpus.ids = np.split(data["ids"], cuts)
         corpus.trained = np.split(data["trained"], cuts)
         return corpus
-
-    def batches(self, size: int, how: str, rng: random.Random, pool: int = 64):
-        """Endless batches of row indices: drawn at random, or ("prompt") of conversations whose
-        prompts are of similar length, from a shuffled pool of `pool` batches, so that less is
-        padding. Not sorted by whole length: that groups the efforts (high's answers are the
-        longest) and runs trained so never learned to read `Reasoning:` (docs/nano.md)."""
-        rows = list(range(len(self.ids)))
-        if len(rows) < size:
-            raise ValueError(f"a batch of {size} needs at least {size} conversations, not {len(rows)}")
-        if how not in ("random", "prompt"):
-            raise ValueError(f"batching must be 'random' or 'prompt', not {how!r}")
-        if how == "random":
-            while True:
-                yield rng.sample(rows, size)
-        prompt_length = [int(trained.argmax()) for trained in self.trained]
-        span = min(size * pool, len(rows))
-        while True:
-            rng.shuffle(rows)
-            for start in range(0, len(rows) - span + 1, span):
-                chunk = sorted(rows[start:start + span], key=prompt_length.__getitem__)
-                group = [chunk[i:i + size] for i in range(0, len(chunk) - size + 1, size)]
-                rng.shuffle(group)
-                yield from group
 
     def batch(self, rows: list[int], device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Right-padded inputs, next-token targets and the mask of targets the loss uses."""
@@ -193,14 +169,17 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
     rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embed" not in n)]
     optim = torch.optim.AdamW([{"params": decay, "weight_decay": recipe.weight_decay},
                                {"params": rest, "weight_decay": 0.0}], lr=recipe.lr, betas=(0.9, 0.98))
-    batches = corpus.batches(recipe.batch, recipe.batching, random.Random(recipe.seed + 1))
+    # Batches are drawn at random: batches of similar length (whole or prompt) pad less but
+    # trained worse models — blind to `Reasoning:`, or less accurate (docs/nano.md).
+    order = random.Random(recipe.seed + 1)
+    rows = list(range(len(corpus.ids)))
     token_weight = torch.ones(len(corpus.used_ids), device=device)
     token_weight[torch.from_numpy(corpus.copied).to(device)] = recipe.copy_weight
     running = None
     for step in range(recipe.steps):
         for group in optim.param_groups:
             group["lr"] = lr_at(step, recipe)
-        loss = loss_on(model, *corpus.batch(next(batches), device), token_weight)
+        loss = loss_on(model, *corpus.batch(order.sample(rows, recipe.batch), device), token_weight)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
