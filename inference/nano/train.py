@@ -70,7 +70,8 @@ def copied_tokens(used_ids: list[int]) -> np.ndarray:
     from ..harmony import EFFORTS, decode
 
     efforts = {f" {effort}" for effort in EFFORTS}
-    return np.array([decode([t]).strip().isdigit() or decode([t]) in efforts for t in used_ids], dtype=bool)
+    texts = [decode([t]) for t in used_ids]
+    return np.array([text.strip().isdigit() or text in efforts for text in texts], dtype=bool)
 
 
 class Corpus:
