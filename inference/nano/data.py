@@ -153,14 +153,27 @@ NOUNS = ["weather", "order", "flight", "stock", "price", "recipe", "package", "i
          "meeting", "reminder", "task", "note", "email", "payment", "shipment", "table", "car",
          "book", "course", "event", "playlist", "device", "route", "quote", "review", "coupon",
          "doctor", "parcel", "rental", "subscription", "delivery", "appointment", "currency", "unit"]
-NAME_SUFFIXES = ["", "", "", "status", "info", "details", "price", "time", "count", "summary"]
+NAME_SUFFIXES = ["", "", "", "status", "info", "details", "price", "time", "count", "summary", "list",
+                 "history", "report", "options", "settings", "overview", "rate", "schedule", "notes"]
+# Parameter names are a base and a suffix from open-ended lists: with few combinations a tiny
+# model learns which suffixes follow each base in training and, given a held-out combination,
+# writes a training one instead of copying the declaration (`title` for `title_name`).
 PARAM_BASES = ["city", "date", "country", "order", "customer", "user", "item", "product", "amount",
                "quantity", "size", "color", "code", "language", "currency", "unit", "zone", "room",
                "seat", "day", "month", "year", "level", "limit", "name", "title", "query", "topic",
                "category", "priority", "duration", "distance", "weight", "account", "guests",
                "nights", "rating", "genre", "artist", "airport", "station", "email", "phone",
-               "model", "brand", "team", "region", "store", "table", "ticket", "flight", "page"]
-PARAM_SUFFIXES = ["", "", "_id", "_name", "_code", "_count", "_type", "_number", "_days", "_label"]
+               "model", "brand", "team", "region", "store", "table", "ticket", "flight", "page",
+               "file", "path", "tag", "group", "owner", "target", "source", "mode", "format", "period",
+               "budget", "score", "speed", "height", "width", "age", "floor", "gate", "lane", "venue",
+               "vendor", "payment", "coupon", "voucher", "plan", "tier", "batch", "slot", "shift",
+               "route", "port", "host", "server", "device", "sensor", "channel", "label", "filter",
+               "sort", "search", "start", "end", "origin", "destination", "platform", "school",
+               "course", "lesson", "song", "album", "movie", "book", "author", "doctor", "clinic"]
+PARAM_SUFFIXES = ["", "", "", "_id", "_name", "_code", "_count", "_type", "_number", "_days", "_label",
+                  "_key", "_ref", "_mode", "_kind", "_tag", "_group", "_level", "_limit", "_size",
+                  "_unit", "_date", "_list", "_value", "_text", "_slot", "_zone", "_min", "_max",
+                  "_from", "_to", "_filter", "_range", "_hint", "_format", "_title", "_order"]
 CITIES = ["Paris", "London", "Berlin", "Tokyo", "Seoul", "Boston", "Denver", "Lima", "Cairo", "Oslo",
           "Dublin", "Prague", "Vienna", "Lisbon", "Austin", "Miami", "Delhi", "Nairobi", "Quito",
           "Zurich", "Busan", "Osaka", "Milan", "Porto", "Sydney", "Toronto", "Madrid", "Athens"]
@@ -425,10 +438,14 @@ class Generator:
         verb, noun, *rest = name.split("_")
         return name, verb, noun, rest[0] if rest else ""
 
+    def param_name(self) -> str:
+        base = self.rng.choice(PARAM_BASES)
+        suffix = self.rng.choice([s for s in PARAM_SUFFIXES if s != f"_{base}"])
+        return base + suffix
+
     def param(self, taken: set[str]) -> dict:
         while True:
-            name = self.pick_name(lambda: self.rng.choice(PARAM_BASES) + self.rng.choice(PARAM_SUFFIXES),
-                                  "held_out" if self.held_out else "train")
+            name = self.pick_name(self.param_name, "held_out" if self.held_out else "train")
             if name not in taken:
                 break
         kind = self.rng.choices(["string", "integer", "number", "boolean", "enum"],
