@@ -83,6 +83,24 @@ def test_held_out_tools_never_appear_in_training_names():
     assert all(split(held.tool_name()[0]) == "held_out" for _ in range(200))
 
 
+def test_held_out_parameter_names_never_appear_in_training():
+    train, held = Generator(seed=1), Generator(seed=1, held_out=True)
+    trained = {train.param(set())["name"] for _ in range(3000)}
+    assert all(split(name) == "train" for name in trained)
+    assert all(split(held.param(set())["name"]) == "held_out" for _ in range(200))
+
+
+def test_parameter_bases_take_many_suffixes_in_training():
+    # With few suffixes per base the model learns which ones follow it and writes a training
+    # name where a held-out one is declared, instead of copying the declaration.
+    gen = Generator(seed=1)
+    suffixes = {}
+    for _ in range(20_000):
+        base, _, suffix = gen.param(set())["name"].partition("_")
+        suffixes.setdefault(base, set()).add(suffix)
+    assert min(len(s) for s in suffixes.values()) >= 20
+
+
 def test_training_never_asks_a_held_out_out_of_domain_prompt():
     gen = Generator(seed=3)
     drawn = {gen.out_of_domain("low").prompt[-1].text for _ in range(3000)}
