@@ -25,16 +25,21 @@ from .engine import Engine
 from .nano.data import OUT_OF_DOMAIN_HELD_OUT, Generator, Problem
 from .turn import run_turn
 
-HELD_OUT_SEED = 1_000_003  # training streams are seeded "<seed>:<chunk>" (strings), never this
+HELD_OUT_SEED = 1_000_003  # problem i is seeded "held-out:<seed>:<i>"; training, "<seed>:<chunk>"
 CHANNELS = ("analysis", "commentary", "final")
 
 
 def held_out_problems(n: int, seed: int = HELD_OUT_SEED) -> list[Problem]:
-    """n problems; each is asked at every effort with the same prompt."""
-    gen = Generator(seed, held_out=True)
+    """n problems; each is asked at every effort with the same prompt. The kinds follow the
+    training mix as closely as n allows, and each problem has its own generator: a change to
+    one kind's templates leaves the mix, and the other kinds' problems, as they were."""
+    weights = Generator.KIND_WEIGHTS
+    counts = dict.fromkeys(weights, 0)
     problems = []
-    for _ in range(n):
-        kind = gen.rng.choices(list(gen.KIND_WEIGHTS), weights=list(gen.KIND_WEIGHTS.values()))[0]
+    for i in range(n):
+        kind = max(weights, key=lambda k: weights[k] * (i + 1) - counts[k])  # the kind most behind
+        counts[kind] += 1
+        gen = Generator(f"held-out:{seed}:{i}", held_out=True)
         if kind == "out_of_domain":
             problems.append(gen.out_of_domain("high", OUT_OF_DOMAIN_HELD_OUT))
         else:
