@@ -1,5 +1,5 @@
-"""The loss weighs up what the assistant copies from the prompt (digits, the letters of codes,
-the effort word) and leaves templated words at weight 1."""
+"""The loss weighs up what the assistant copies from the prompt (digit chunks, the effort word)
+and leaves templated words at weight 1."""
 
 from inference.harmony import decode, encode
 from inference.nano.train import copied_tokens
@@ -10,11 +10,11 @@ def flags(text: str) -> dict[str, bool]:
     return {decode([t]): bool(flag) for t, flag in zip(ids, copied_tokens(ids))}
 
 
-def test_digits_codes_and_effort_words_are_copied():
-    marked = flags(' order code XC1234 gives "XC1234", effort high')
-    assert marked[" XC"] and marked["XC"]
+def test_digits_and_effort_words_are_copied():
+    marked = flags(" order 1234 gives 1234, effort high")
     assert marked["123"] and marked["4"]
     assert marked[" high"]
+    assert not marked[" order"] and not marked[" effort"]
 
 
 def test_template_words_are_not():

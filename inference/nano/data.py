@@ -474,12 +474,9 @@ class Generator:
         if base in ("name", "customer", "user", "artist", "team"):
             return self.rng.choice(PEOPLE)
         if self.rng.random() < 0.4:
-            return self.code()
+            letters = "".join(self.rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(2))
+            return f"{letters}{self.rng.randrange(10, 10000)}"
         return self.rng.choice(WORDS)
-
-    def code(self) -> str:
-        letters = "".join(self.rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(2))
-        return f"{letters}{self.rng.randrange(10, 10000)}"
 
     def builder_tool(self) -> tuple[FunctionTool, dict]:
         name, verb, noun, suffix = self.tool_name()
@@ -568,10 +565,6 @@ class Generator:
             return self.rng.randrange(0, 1000)
         if r < 0.5:
             return round(self.rng.randrange(1, 100000) / 100, 2)
-        # Codes in results as well as in requests: each of the 576 letter pairs is otherwise
-        # seen about ten times in a whole run, too rarely for a tiny model to copy it reliably.
-        if r < 0.75:
-            return self.code()
         return self.rng.choice(["confirmed", "shipped", "sunny", "rainy", "pending", "ok", "booked",
                                 "cancelled", "available", "delayed"] + WORDS[:10])
 

@@ -66,14 +66,12 @@ def build_config(recipe: Recipe, vocab_size: int):
 
 def copied_tokens(used_ids: list[int]) -> np.ndarray:
     """Which ids are copied from the prompt rather than templated: digit chunks (o200k splits
-    numbers into runs of up to three digits), capital-letter chunks (the letters of codes such
-    as `XC1234`) and the effort words the analysis restates."""
+    numbers into runs of up to three digits) and the effort words the analysis restates."""
     from ..harmony import EFFORTS, decode
 
     efforts = {f" {effort}" for effort in EFFORTS}
     texts = [decode([t]) for t in used_ids]
-    return np.array([text.strip().isdigit() or (text.strip().isalpha() and text.strip().isupper())
-                     or text in efforts for text in texts], dtype=bool)
+    return np.array([text.strip().isdigit() or text in efforts for text in texts], dtype=bool)
 
 
 class Corpus:
