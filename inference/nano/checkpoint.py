@@ -51,7 +51,7 @@ def save_compact(model, used_ids, path, info: dict | None = None) -> Path:
     embed = state[EMBED]
     rows = embed if embed.shape[0] == len(used) else embed[used]
     state[EMBED] = rows
-    tensors = {k: v.to(torch.bfloat16).contiguous() for k, v in state.items()}
+    tensors = {k: v.to(device="cpu", dtype=torch.bfloat16).contiguous() for k, v in state.items()}
     tensors["used_ids"] = used.to(torch.int32)
     save_file(tensors, str(path / "weights.safetensors"))
     config = model.config.to_dict()
