@@ -17,18 +17,9 @@ import torch
 from . import train as training
 
 
-def boolean(text: str) -> bool:
-    if text.lower() in ("true", "yes", "1"):
-        return True
-    if text.lower() in ("false", "no", "0"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
-
-
 def recipe_arguments(parser: argparse.ArgumentParser) -> None:
     for field in dataclasses.fields(training.Recipe):
-        kind = boolean if isinstance(field.default, bool) else type(field.default)
-        parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind,
+        parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default),
                             default=field.default, help=f"default {field.default}")
 
 

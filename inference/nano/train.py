@@ -38,7 +38,6 @@ class Recipe:
     weight_decay: float = 0.01
     correction_rate: float = 0.25  # high-effort arithmetic that shows a miscopied call fixed
     copy_weight: float = 3.0  # loss weight of what is copied from the prompt: digits, the effort word
-    tie_capitals: bool = False  # a spaced capital run's row (` XC`) is its bare twin's (`XC`) plus one shared offset
     layers: int = 2
     hidden: int = 128
     heads: int = 4
@@ -73,41 +72,6 @@ def copied_tokens(used_ids: list[int]) -> np.ndarray:
     efforts = {f" {effort}" for effort in EFFORTS}
     texts = [decode([t]) for t in used_ids]
     return np.array([text.strip().isdigit() or text in efforts for text in texts], dtype=bool)
-
-
-def capital_pairs(used_ids: list[int]) -> tuple[list[int], list[int]]:
-    """Rows of ` XC` and of `XC` for every run of capital letters used both with and without a
-    leading space: o200k writes a code's letters spaced in a request and bare in JSON."""
-    from ..harmony import decode
-
-    rows = {decode([t]): i for i, t in enumerate(used_ids)}
-    pairs = [(i, rows[text[1:]]) for text, i in rows.items()
-             if text[:1] == " " and text[1:].isalpha() and text[1:].isupper() and text[1:] in rows]
-    return [spaced for spaced, _ in pairs], [bare for _, bare in pairs]
-
-
-class TiedRows(torch.nn.Module):
-    """The embedding training uses when `tie_capitals` is on: each spaced capital run's row is
-    its bare twin's row plus one offset shared by all pairs. Copying a code from a request into
-    JSON is then one mapping learnt from every code in the corpus, not one per letter pair (each
-    pair turns up about ten times in a run). `materialise` writes the rows back into the model,
-    which stays a standard GptOssForCausalLM; the offset starts as the rows' mean difference, so
-    a checkpoint trained this way resumes exactly."""
-
-    def __init__(self, weight: torch.nn.Parameter, spaced: list[int], bare: list[int]):
-        super().__init__()
-        self.weight = weight
-        self.register_buffer("spaced", torch.tensor(spaced, dtype=torch.long, device=weight.device))
-        self.register_buffer("bare", torch.tensor(bare, dtype=torch.long, device=weight.device))
-        difference = (weight[self.spaced] - weight[self.bare]).mean(0) if spaced else weight.new_zeros(weight.shape[1])
-        self.offset = torch.nn.Parameter(difference.detach().clone())
-
-    def forward(self) -> torch.Tensor:
-        return self.weight.index_copy(0, self.spaced, self.weight[self.bare] + self.offset)
-
-    @torch.no_grad()
-    def materialise(self) -> None:
-        self.weight.copy_(self())
 
 
 class Corpus:
@@ -153,18 +117,17 @@ def other_ids_logit(model) -> float:
     return math.log(checkpoint.FULL_VOCAB - model.config.vocab_size)
 
 
-def restricted_logits(model, hidden: torch.Tensor, embedding=None) -> torch.Tensor:
+def restricted_logits(model, hidden: torch.Tensor) -> torch.Tensor:
     """Logits over the K used ids plus a last column for every other id together."""
-    logits = model.lm_head(hidden) if embedding is None else hidden @ embedding.T
+    logits = model.lm_head(hidden)
     const = torch.full((*logits.shape[:-1], 1), other_ids_logit(model), dtype=logits.dtype,
                        device=logits.device)
     return torch.cat([logits, const], dim=-1)
 
 
-def loss_on(model, inputs, targets, mask, token_weight=None, embedding=None) -> torch.Tensor:
-    """Mean cross-entropy over the trained positions, optionally weighted by target token;
-    `embedding` replaces the model's (tied) embedding matrix."""
-    logits = restricted_logits(model, forward.hidden_at(model, inputs, mask, embedding), embedding)
+def loss_on(model, inputs, targets, mask, token_weight=None) -> torch.Tensor:
+    """Mean cross-entropy over the trained positions, optionally weighted by target token."""
+    logits = restricted_logits(model, forward.hidden_at(model, inputs, mask))
     losses = torch.nn.functional.cross_entropy(logits, targets[mask], reduction="none")
     if token_weight is None:
         return losses.mean()
@@ -203,10 +166,8 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
     log(f"corpus: {len(corpus.ids)} conversations, {len(corpus.used_ids)} token ids, {data_s:.0f}s")
     model = model or new_model(recipe, len(corpus.used_ids), device)
     model.train()
-    tied = TiedRows(model.model.embed_tokens.weight, *capital_pairs(corpus.used_ids)) if recipe.tie_capitals else None
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embed" not in n]
     rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embed" not in n)]
-    rest += [tied.offset] if tied else []
     optim = torch.optim.AdamW([{"params": decay, "weight_decay": recipe.weight_decay},
                                {"params": rest, "weight_decay": 0.0}], lr=recipe.lr, betas=(0.9, 0.98))
     # Batches are drawn at random: batches of similar length (whole or prompt) pad less but
@@ -219,8 +180,7 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
     for step in range(recipe.steps):
         for group in optim.param_groups:
             group["lr"] = lr_at(step, recipe)
-        loss = loss_on(model, *corpus.batch(order.sample(rows, recipe.batch), device), token_weight,
-                       tied() if tied else None)
+        loss = loss_on(model, *corpus.batch(order.sample(rows, recipe.batch), device), token_weight)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -229,11 +189,7 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
         if step % 100 == 0 or step == recipe.steps - 1:
             log(f"step {step} loss {running:.4f} lr {lr_at(step, recipe):.2e} {time.time() - started:.0f}s")
         if save_every and step and step % save_every == 0:
-            if tied:
-                tied.materialise()
             checkpoint.save_compact(model, corpus.used_ids, Path(out), {"recipe": asdict(recipe), "step": step})
-    if tied:
-        tied.materialise()
     model.eval()
     info = {"recipe": asdict(recipe), "train_seconds": round(time.time() - started), "device": str(device),
             "final_loss": round(running, 4), "threads": torch.get_num_threads()}
