@@ -1,6 +1,7 @@
 """`python -m inference.nano train --out DIR`: train gpt-oss-nano from scratch (fixed seed).
 
-`data --out FILE` renders the corpus once (numpy .npz) so that training elsewhere (a GPU
+`probe [--model DIR]` prints the next-token error by kind of target token (capital letters of
+codes apart) on fresh conversations. `data --out FILE` renders the corpus once (numpy .npz) so that training elsewhere (a GPU
 machine without openai-harmony) can read it with `train --corpus FILE`. `train --init DIR`
 continues from a compact checkpoint (fine-tuning) on the same code path.
 """
@@ -43,6 +44,9 @@ def main(argv=None) -> int:
     data.add_argument("--seed", type=int, default=training.Recipe.seed)
     data.add_argument("--examples", type=int, default=training.Recipe.examples)
     data.add_argument("--correction-rate", type=float, default=training.Recipe.correction_rate)
+    probe = sub.add_parser("probe", help="next-token error by kind of target token, on fresh conversations")
+    probe.add_argument("--model", help="compact checkpoint folder (default: the shipped one)")
+    probe.add_argument("--conversations", type=int, default=192)
     args = parser.parse_args(argv)
 
     def log(line: str) -> None:
@@ -54,6 +58,11 @@ def main(argv=None) -> int:
         started = time.time()
         training.Corpus(examples(args.seed, args.examples, args.correction_rate)).save(args.out)
         log(f"wrote {args.out}: {args.examples} conversations in {time.time() - started:.0f}s")
+        return 0
+    if args.command == "probe":
+        from . import checkpoint, probe as probing
+
+        print(probing.table(probing.probe(args.model or checkpoint.DEFAULT_PATH, args.conversations)))
         return 0
     torch.set_num_threads(args.threads)
     corpus = training.Corpus.load(args.corpus) if args.corpus else None
