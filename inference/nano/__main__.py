@@ -1,9 +1,10 @@
 """`python -m inference.nano train --out DIR`: train gpt-oss-nano from scratch (fixed seed).
 
-`probe [--model DIR]` prints the next-token error by kind of target token (capital letters of
-codes apart) on fresh conversations. `data --out FILE` renders the corpus once (numpy .npz) so that training elsewhere (a GPU
+`data --out FILE` renders the corpus once (numpy .npz) so that training elsewhere (a GPU
 machine without openai-harmony) can read it with `train --corpus FILE`. `train --init DIR`
-continues from a compact checkpoint (fine-tuning) on the same code path.
+continues from a compact checkpoint (fine-tuning) on the same code path. `probe [--model DIR]`
+prints the next-token error by kind of target token (capital letters of codes apart) on fresh
+conversations.
 """
 
 from __future__ import annotations

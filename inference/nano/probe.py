@@ -45,7 +45,7 @@ def probe(model_dir=checkpoint.DEFAULT_PATH, conversations: int = 192, seed: int
             wrong = logits[:, :-1].argmax(-1) != wanted
             for kind, where in (("all", torch.ones_like(wanted, dtype=torch.bool)),
                                 ("capital letters", capitals[wanted]),
-                                ("copied digits and effort", copied[wanted] & ~capitals[wanted]),
+                                ("copied digits and effort", copied[wanted]),  # never capitals
                                 ("other", ~copied[wanted] & ~capitals[wanted])):
                 totals[kind][0] += float(losses[where].sum())
                 totals[kind][1] += int(where.sum())
