@@ -7,7 +7,7 @@ import pytest
 
 from inference import harmony
 from inference.harmony import EFFORTS
-from inference.nano.data import (OUT_OF_DOMAIN_HELD_OUT, ContextMsg, Generator, examples, render, split,
+from inference.nano.data import (OUT_OF_DOMAIN_HELD_OUT, ContextMsg, Generator, Mix, examples, render, split,
                                  trained_positions)
 from inference.stream import HarmonyStream
 
@@ -111,7 +111,7 @@ def test_training_never_asks_a_held_out_out_of_domain_prompt():
 @pytest.mark.parametrize("kind", ["arithmetic", "function"])
 @pytest.mark.parametrize("effort", ["medium", "high"])
 def test_medium_and_high_plans_carry_the_call_verbatim(kind, effort):
-    gen = Generator(seed=4, correction_rate=0.0)
+    gen = Generator(seed=4, mix=Mix(correction_rate=0.0))
     for _ in range(30):
         answer = gen.problem(kind, effort).answer
         call = next(m for m in answer if m.recipient)
@@ -144,7 +144,7 @@ def test_previous_turns_are_context_not_targets():
 
 
 def test_a_fixed_mistake_is_shown_but_not_trained():
-    gen = Generator(seed=4, correction_rate=1.0)
+    gen = Generator(seed=4, mix=Mix(correction_rate=1.0))
     problem = gen.problem("arithmetic", "high")
     while not any(isinstance(m, ContextMsg) for m in problem.answer):
         problem = gen.problem("arithmetic", "high")
@@ -160,5 +160,5 @@ def test_a_fixed_mistake_is_shown_but_not_trained():
 
 
 def test_many_draws_render_with_mistakes_fixed_at_high_effort():
-    drawn = examples(seed=9, count=400, correction_rate=1.0)
+    drawn = examples(seed=9, count=400, mix=Mix(correction_rate=1.0))
     assert all(e.ids[-1] == harmony.RETURN and any(e.trained) for e in drawn)

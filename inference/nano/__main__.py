@@ -44,7 +44,8 @@ def main(argv=None) -> int:
     data.add_argument("--out", required=True)
     data.add_argument("--seed", type=int, default=training.Recipe.seed)
     data.add_argument("--examples", type=int, default=training.Recipe.examples)
-    data.add_argument("--correction-rate", type=float, default=training.Recipe.correction_rate)
+    for name in ("correction_rate", "code_rate", "result_code_rate"):
+        data.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(training.Recipe, name))
     probe = sub.add_parser("probe", help="next-token error by kind of target token, on fresh conversations")
     probe.add_argument("--model", help="compact checkpoint folder (default: the shipped one)")
     probe.add_argument("--conversations", type=int, default=192)
@@ -54,10 +55,11 @@ def main(argv=None) -> int:
         print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
 
     if args.command == "data":
-        from .data import examples
+        from .data import Mix, examples
 
         started = time.time()
-        training.Corpus(examples(args.seed, args.examples, args.correction_rate)).save(args.out)
+        mix = Mix(args.correction_rate, args.code_rate, args.result_code_rate)
+        training.Corpus(examples(args.seed, args.examples, mix)).save(args.out)
         log(f"wrote {args.out}: {args.examples} conversations in {time.time() - started:.0f}s")
         return 0
     if args.command == "probe":
@@ -76,7 +78,7 @@ def main(argv=None) -> int:
         model = model.to(args.device)
         if corpus is None:
             recipe = recipe_from(args)
-            corpus = training.Corpus(examples(recipe.seed, recipe.examples, recipe.correction_rate), used_ids)
+            corpus = training.Corpus(examples(recipe.seed, recipe.examples, recipe.mix), used_ids)
         elif corpus.used_ids != used_ids:
             parser.error("--corpus uses other token ids than the --init checkpoint")
     training.train(args.out, recipe_from(args), corpus=corpus, device=args.device, log=log,

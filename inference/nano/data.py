@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import re
 import zlib
 from dataclasses import dataclass, field, replace
 
@@ -197,6 +198,14 @@ INSTRUCTIONS = ["", "", "", "", "Answer briefly.", "Be concise and friendly.",
                 "Keep answers short."]
 
 
+CODE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def is_letter_code(value) -> bool:
+    """A value like `GX1234`, as `Generator.code` draws them."""
+    return isinstance(value, str) and re.fullmatch(rf"[{CODE_LETTERS}]{{2}}\d{{2,4}}", value) is not None
+
+
 def split(name: str) -> str:
     """'train' or 'held_out' for a tool or parameter name; stable across runs and machines."""
     return "held_out" if zlib.crc32(name.encode()) % 5 == 0 else "train"
@@ -244,16 +253,29 @@ def digits(n: int | str) -> int:
     return len(str(n).lstrip("-"))
 
 
+@dataclass(frozen=True)
+class Mix:
+    """How often the rarer things appear. The defaults are the benchmark's own distribution;
+    training asks for more letter codes: o200k writes a code's two letters as one of 576 ids
+    after a space (` GX`) and as another after a quote (`"GX`), so copying a code into JSON is
+    a per-pair mapping that the model learns only from many sightings of each pair
+    (docs/nano.md)."""
+
+    correction_rate: float = 0.25  # high-effort arithmetic that shows a miscopied call fixed
+    code_rate: float = 0.4  # free-text argument values that are letter codes
+    result_code_rate: float = 0.0  # builder tool results' values that are letter codes
+
+
 class Generator:
     """Draws problems; `held_out=True` draws builder tools only from held-out names."""
 
     KIND_WEIGHTS = {"arithmetic": 0.38, "follow_up": 0.12, "clock": 0.12, "function": 0.30,
                     "out_of_domain": 0.08}
 
-    def __init__(self, seed: int | str, held_out: bool = False, correction_rate: float = 0.25):
+    def __init__(self, seed: int | str, held_out: bool = False, mix: Mix = Mix()):
         self.rng = random.Random(seed)
         self.held_out = held_out
-        self.correction_rate = correction_rate
+        self.mix = mix
 
     # -- shared pieces -------------------------------------------------------------------
     def settings(self, effort: str, tools: list[FunctionTool] | None = None,
@@ -309,7 +331,7 @@ class Generator:
                              f"Estimate: {a} has {digits(a)} digits and {b} has {digits(b)} digits, "
                              f"so the {noun} should have {lo} to {hi} digits.")]
         msgs = plan
-        if effort == "high" and self.rng.random() < self.correction_rate:
+        if effort == "high" and self.rng.random() < self.mix.correction_rate:
             # A miscopied call, as a tiny model makes them, caught by the check and redone.
             # The wrong call is context only (not trained): the model learns the recovery.
             wrong = self.miscopied(a, op, b)
@@ -473,10 +495,13 @@ class Generator:
             return self.rng.choice(CITIES)
         if base in ("name", "customer", "user", "artist", "team"):
             return self.rng.choice(PEOPLE)
-        if self.rng.random() < 0.4:
-            letters = "".join(self.rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(2))
-            return f"{letters}{self.rng.randrange(10, 10000)}"
+        if self.rng.random() < self.mix.code_rate:
+            return self.code()
         return self.rng.choice(WORDS)
+
+    def code(self) -> str:
+        letters = "".join(self.rng.choice(CODE_LETTERS) for _ in range(2))
+        return f"{letters}{self.rng.randrange(10, 10000)}"
 
     def builder_tool(self) -> tuple[FunctionTool, dict]:
         name, verb, noun, suffix = self.tool_name()
@@ -560,6 +585,8 @@ class Generator:
                        {"call": {"name": tool.name, "arguments": args}}, {tool.name: output})
 
     def result_value(self):
+        if self.mix.result_code_rate and self.rng.random() < self.mix.result_code_rate:
+            return self.code()
         r = self.rng.random()
         if r < 0.3:
             return self.rng.randrange(0, 1000)
@@ -659,16 +686,16 @@ def render(problem: Problem) -> Example:
 CHUNK = 2_000  # conversations drawn from one generator stream
 
 
-def examples_chunk(seed: int, chunk: int, count: int, correction_rate: float) -> list[Example]:
-    gen = Generator(f"{seed}:{chunk}", correction_rate=correction_rate)
+def examples_chunk(seed: int, chunk: int, count: int, mix: Mix = Mix()) -> list[Example]:
+    gen = Generator(f"{seed}:{chunk}", mix=mix)
     return [render(gen.problem()) for _ in range(count)]
 
 
-def examples(seed: int, count: int, correction_rate: float = 0.25, workers: int = 2) -> list[Example]:
+def examples(seed: int, count: int, mix: Mix = Mix(), workers: int = 2) -> list[Example]:
     """`count` rendered conversations, drawn in fixed chunks (each its own stream) so that the
     corpus is the same whatever the number of worker processes rendering it (one chunk is
     rendered in this process)."""
-    jobs = [(seed, i, min(CHUNK, count - start), correction_rate) for i, start in enumerate(range(0, count, CHUNK))]
+    jobs = [(seed, i, min(CHUNK, count - start), mix) for i, start in enumerate(range(0, count, CHUNK))]
     if workers <= 1 or len(jobs) == 1:
         chunks = [examples_chunk(*job) for job in jobs]
     else:

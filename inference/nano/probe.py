@@ -31,7 +31,7 @@ def probe(model_dir=checkpoint.DEFAULT_PATH, conversations: int = 192, seed: int
     model, used = checkpoint.load_compact(model_dir)
     model.eval()
     index = {t: i for i, t in enumerate(used)}
-    drawn = [e for e in examples_chunk(seed, 0, conversations, 0.25) if all(t in index for t in e.ids)]
+    drawn = [e for e in examples_chunk(seed, 0, conversations) if all(t in index for t in e.ids)]
     corpus = train.Corpus(drawn, used)
     capitals = torch.from_numpy(capital_tokens(used))
     copied = torch.from_numpy(corpus.copied)

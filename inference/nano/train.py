@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from . import checkpoint, forward
-from .data import Example, examples as draw_examples
+from .data import Example, Mix, examples as draw_examples
 
 
 @dataclass
@@ -37,6 +37,8 @@ class Recipe:
     final_lr_fraction: float = 0.05
     weight_decay: float = 0.01
     correction_rate: float = 0.25  # high-effort arithmetic that shows a miscopied call fixed
+    code_rate: float = 0.4  # argument values that are letter codes (as in the benchmark)
+    result_code_rate: float = 0.0  # tool-result values that are letter codes (the benchmark: none)
     copy_weight: float = 3.0  # loss weight of what is copied from the prompt: digits, the effort word
     layers: int = 2
     hidden: int = 128
@@ -47,6 +49,11 @@ class Recipe:
     experts_per_token: int = 2
     expert_hidden: int = 256
     sliding_window: int = 128
+
+
+    @property
+    def mix(self) -> Mix:
+        return Mix(self.correction_rate, self.code_rate, self.result_code_rate)
 
 
 def build_config(recipe: Recipe, vocab_size: int):
@@ -161,7 +168,7 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
     random.seed(recipe.seed)
     if corpus is None:
         log(f"rendering {recipe.examples} conversations (seed {recipe.seed})")
-        corpus = Corpus(draw_examples(recipe.seed, recipe.examples, recipe.correction_rate))
+        corpus = Corpus(draw_examples(recipe.seed, recipe.examples, recipe.mix))
     data_s = time.time() - started
     log(f"corpus: {len(corpus.ids)} conversations, {len(corpus.used_ids)} token ids, {data_s:.0f}s")
     model = model or new_model(recipe, len(corpus.used_ids), device)

@@ -1,0 +1,44 @@
+"""`python -m inference.bench` writes a report with a summary per effort (function calls with a
+letter code counted apart), its rows, and a chart."""
+
+import json
+
+from inference import bench
+from inference.nano.data import is_letter_code
+
+
+def row(kind="function", correct=True, letter_code=False) -> dict:
+    return {"kind": kind, "effort": "low", "correct": correct, "status": "completed", "parsed": True,
+            "tool_calls": 1, "valid_tool_calls": 1,
+            "call_correct": correct if kind == "function" else None,
+            "letter_code": letter_code if kind == "function" else None,
+            "tokens_by_channel": {"analysis": 5, "commentary": 10, "final": 4}, "total_ms": 50.0,
+            "decode_ms": 40.0, "decode_tokens": 19, "output_tokens": 19, "final": "ok"}
+
+
+def test_function_calls_with_a_letter_code_are_counted_apart():
+    rows = [row(letter_code=True, correct=False), row(letter_code=True), row(), row(), row(correct=False),
+            row(kind="arithmetic")]
+    summary = bench.summarise(rows)
+    assert summary["unseen_function_calls_right"] == {"with a letter code": {"right": 1, "n": 2},
+                                                      "other": {"right": 2, "n": 3}}
+    assert summary["unseen_function_call_accuracy"] == 0.6
+
+
+def test_the_benchmark_has_function_problems_with_and_without_letter_codes():
+    functions = [p for p in bench.held_out_problems(200) if p.kind == "function"]
+    coded = [p for p in functions if any(map(is_letter_code, p.expected["call"]["arguments"].values()))]
+    assert 0 < len(coded) < len(functions) / 2
+
+
+def test_a_run_writes_its_report_and_chart(tmp_path, capsys):
+    out = tmp_path / "effort.json"
+    assert bench.main(["--efforts", "low", "--n", "6", "--out", str(out), "--device", "cpu"]) == 0
+    report = json.loads(out.read_text())
+    summary = report["summary"]["low"]
+    assert report["n"] == 6 and len(report["rows"]["low"]) == 6
+    split = summary["unseen_function_calls_right"]
+    assert split["with a letter code"]["n"] + split["other"]["n"] == sum(
+        r["kind"] == "function" for r in report["rows"]["low"])
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    assert "unseen fn" in capsys.readouterr().out
