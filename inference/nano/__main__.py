@@ -19,9 +19,18 @@ import torch
 from . import train as training
 
 
+def boolean(text: str) -> bool:
+    """`bool("false")` is True; a flag's value must say which it means."""
+    words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+    if text.lower() not in words:
+        raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+    return words[text.lower()]
+
+
 def recipe_arguments(parser: argparse.ArgumentParser) -> None:
     for field in dataclasses.fields(training.Recipe):
-        parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default),
+        kind = boolean if isinstance(field.default, bool) else type(field.default)
+        parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind,
                             default=field.default, help=f"default {field.default}")
 
 

@@ -69,11 +69,12 @@ def experts(mlp, hidden: torch.Tensor) -> torch.Tensor:
     return torch.zeros_like(flat).index_add(0, tokens, weighted).reshape(shape)
 
 
-def hidden_at(model, input_ids: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+def hidden_at(model, input_ids: torch.Tensor, where: torch.Tensor, embedding=None) -> torch.Tensor:
     """`model.model(input_ids=...).last_hidden_state[where]` for a right-padded batch. The last
-    layer's experts run only at `where` (the positions the loss uses): nothing else needs them."""
+    layer's experts run only at `where` (the positions the loss uses): nothing else needs them.
+    `embedding`, if given, replaces the embedding matrix (training's composed rows)."""
     inner, config = model.model, model.config
-    hidden = inner.embed_tokens(input_ids)
+    hidden = inner.embed_tokens(input_ids) if embedding is None else F.embedding(input_ids, embedding)
     positions = torch.arange(input_ids.shape[1], device=input_ids.device)[None]
     cos, sin = inner.rotary_emb(hidden, positions)
     masks = attention_masks(config, input_ids.shape[1], input_ids.device)

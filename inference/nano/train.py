@@ -40,6 +40,7 @@ class Recipe:
     code_rate: float = 0.4  # argument values that are letter codes (as in the benchmark)
     result_code_rate: float = 0.0  # tool-result values that are letter codes (the benchmark: none)
     copy_weight: float = 3.0  # loss weight of what is copied from the prompt: digits, the effort word
+    compose_codes: bool = False  # rows of two-capital tokens (`GX`, ` GX`) built from letter vectors
     layers: int = 2
     hidden: int = 128
     heads: int = 4
@@ -79,6 +80,53 @@ def copied_tokens(used_ids: list[int]) -> np.ndarray:
     efforts = {f" {effort}" for effort in EFFORTS}
     texts = [decode([t]) for t in used_ids]
     return np.array([text.strip().isdigit() or text in efforts for text in texts], dtype=bool)
+
+
+def letter_pair_rows(used_ids: list[int]) -> dict[str, list[int]]:
+    """Rows of the tokens that are two capital letters, bare (`GX`) or after a space (` GX`),
+    with the index (0-25) of each letter and whether the space is there."""
+    from ..harmony import decode
+
+    found = {"rows": [], "first": [], "second": [], "spaced": []}
+    for row, token in enumerate(used_ids):
+        text = decode([token])
+        letters = text[1:] if text.startswith(" ") else text
+        if len(letters) == 2 and all("A" <= c <= "Z" for c in letters):
+            for key, value in zip(found, (row, ord(letters[0]) - 65, ord(letters[1]) - 65, text != letters)):
+                found[key].append(value)
+    return found
+
+
+class ComposedRows(torch.nn.Module):
+    """The embedding training uses with `compose_codes`: the row of every two-letter capital
+    token is first[X] + second[Y] (+ space, after a space). A letter code's pair of letters is
+    one of 576 tokens, each seen about ten times in a run, and after a space it is another id
+    than after a quote; as free rows those tokens stay alike, and codes were never copied
+    (docs/nano.md). Built from 53 vectors that every code trains, each pair's row is distinct
+    and its spaced and bare forms differ by one shared vector. `materialise` writes the rows
+    into the model, which stays a standard GptOssForCausalLM. The vectors start as the
+    least-squares fit of the current rows, so a model trained this way resumes exactly."""
+
+    def __init__(self, weight: torch.nn.Parameter, rows: dict[str, list[int]]):
+        super().__init__()
+        self.weight = weight
+        device = weight.device
+        self.register_buffer("rows", torch.tensor(rows["rows"], dtype=torch.long, device=device))
+        design = torch.zeros(len(rows["rows"]), 53, device=device)
+        at = torch.arange(len(rows["rows"]), device=device)
+        design[at, torch.tensor(rows["first"], device=device)] = 1
+        design[at, 26 + torch.tensor(rows["second"], device=device)] = 1
+        design[:, 52] = torch.tensor(rows["spaced"], dtype=torch.float, device=device)
+        self.register_buffer("design", design)
+        fit = torch.linalg.lstsq(design.cpu(), weight.detach()[self.rows].float().cpu(), driver="gelsd").solution
+        self.vectors = torch.nn.Parameter(fit.to(device=device, dtype=weight.dtype))
+
+    def forward(self) -> torch.Tensor:
+        return self.weight.index_copy(0, self.rows, self.design @ self.vectors)
+
+    @torch.no_grad()
+    def materialise(self) -> None:
+        self.weight.copy_(self())
 
 
 class Corpus:
@@ -124,17 +172,19 @@ def other_ids_logit(model) -> float:
     return math.log(checkpoint.FULL_VOCAB - model.config.vocab_size)
 
 
-def restricted_logits(model, hidden: torch.Tensor) -> torch.Tensor:
-    """Logits over the K used ids plus a last column for every other id together."""
-    logits = model.lm_head(hidden)
+def restricted_logits(model, hidden: torch.Tensor, embedding=None) -> torch.Tensor:
+    """Logits over the K used ids plus a last column for every other id together; `embedding`
+    replaces the model's tied embedding matrix."""
+    logits = model.lm_head(hidden) if embedding is None else hidden @ embedding.T
     const = torch.full((*logits.shape[:-1], 1), other_ids_logit(model), dtype=logits.dtype,
                        device=logits.device)
     return torch.cat([logits, const], dim=-1)
 
 
-def loss_on(model, inputs, targets, mask, token_weight=None) -> torch.Tensor:
-    """Mean cross-entropy over the trained positions, optionally weighted by target token."""
-    logits = restricted_logits(model, forward.hidden_at(model, inputs, mask))
+def loss_on(model, inputs, targets, mask, token_weight=None, embedding=None) -> torch.Tensor:
+    """Mean cross-entropy over the trained positions, optionally weighted by target token;
+    `embedding` replaces the model's tied embedding matrix."""
+    logits = restricted_logits(model, forward.hidden_at(model, inputs, mask, embedding), embedding)
     losses = torch.nn.functional.cross_entropy(logits, targets[mask], reduction="none")
     if token_weight is None:
         return losses.mean()
@@ -173,8 +223,11 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
     log(f"corpus: {len(corpus.ids)} conversations, {len(corpus.used_ids)} token ids, {data_s:.0f}s")
     model = model or new_model(recipe, len(corpus.used_ids), device)
     model.train()
+    composed = (ComposedRows(model.model.embed_tokens.weight, letter_pair_rows(corpus.used_ids))
+                if recipe.compose_codes else None)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embed" not in n]
     rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embed" not in n)]
+    rest += [composed.vectors] if composed else []
     optim = torch.optim.AdamW([{"params": decay, "weight_decay": recipe.weight_decay},
                                {"params": rest, "weight_decay": 0.0}], lr=recipe.lr, betas=(0.9, 0.98))
     # Batches are drawn at random: batches of similar length (whole or prompt) pad less but
@@ -187,7 +240,8 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
     for step in range(recipe.steps):
         for group in optim.param_groups:
             group["lr"] = lr_at(step, recipe)
-        loss = loss_on(model, *corpus.batch(order.sample(rows, recipe.batch), device), token_weight)
+        loss = loss_on(model, *corpus.batch(order.sample(rows, recipe.batch), device), token_weight,
+                       composed() if composed else None)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -196,7 +250,11 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
         if step % 100 == 0 or step == recipe.steps - 1:
             log(f"step {step} loss {running:.4f} lr {lr_at(step, recipe):.2e} {time.time() - started:.0f}s")
         if save_every and step and step % save_every == 0:
+            if composed:
+                composed.materialise()
             checkpoint.save_compact(model, corpus.used_ids, Path(out), {"recipe": asdict(recipe), "step": step})
+    if composed:
+        composed.materialise()
     model.eval()
     info = {"recipe": asdict(recipe), "train_seconds": round(time.time() - started), "device": str(device),
             "final_loss": round(running, 4), "threads": torch.get_num_threads()}
