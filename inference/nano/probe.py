@@ -25,7 +25,7 @@ def capital_tokens(used_ids: list[int]) -> np.ndarray:
     return np.array([text.isalpha() and text.isupper() for text in texts], dtype=bool)
 
 
-def probe(model_dir=checkpoint.DEFAULT_PATH, conversations: int = 192, seed: int = PROBE_SEED) -> dict:
+def probe(model_dir=checkpoint.DEFAULT_PATH, conversations: int = 1000, seed: int = PROBE_SEED) -> dict:
     """{kind: {"tokens", "loss", "error"}} over the trained positions; the error is the argmax
     over the model's own ids (the stand-in column for all other ids is left out)."""
     model, used = checkpoint.load_compact(model_dir)
