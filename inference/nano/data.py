@@ -256,10 +256,9 @@ def digits(n: int | str) -> int:
 @dataclass(frozen=True)
 class Mix:
     """How often the rarer things appear. The defaults are the benchmark's own distribution;
-    training asks for more letter codes: o200k writes a code's two letters as one of 576 ids
-    after a space (` GX`) and as another after a quote (`"GX`), so copying a code into JSON is
-    a per-pair mapping that the model learns only from many sightings of each pair
-    (docs/nano.md)."""
+    a training run can ask for more of them without changing a benchmark problem (a code's
+    letters are one of 576 ids after a space and another after a quote; more codes alone did
+    not teach copying them: docs/nano.md)."""
 
     correction_rate: float = 0.25  # high-effort arithmetic that shows a miscopied call fixed
     code_rate: float = 0.4  # free-text argument values that are letter codes

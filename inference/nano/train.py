@@ -51,7 +51,6 @@ class Recipe:
     expert_hidden: int = 256
     sliding_window: int = 128
 
-
     @property
     def mix(self) -> Mix:
         return Mix(self.correction_rate, self.code_rate, self.result_code_rate)
