@@ -4,7 +4,7 @@
 machine without openai-harmony) can read it with `train --corpus FILE`. `train --init DIR`
 continues from a compact checkpoint (fine-tuning) on the same code path. `probe [--model DIR]`
 prints the next-token error by kind of target token (capital letters of codes apart) on fresh
-conversations.
+conversations, and how often the letter pairs of codes are written right after a quote.
 """
 
 from __future__ import annotations
@@ -75,7 +75,11 @@ def main(argv=None) -> int:
     if args.command == "probe":
         from . import checkpoint, probe as probing
 
-        print(probing.table(probing.probe(args.model or checkpoint.DEFAULT_PATH, args.conversations)))
+        model_dir = args.model or checkpoint.DEFAULT_PATH
+        print(probing.table(probing.probe(model_dir, args.conversations)))
+        codes = probing.code_pairs(model_dir)
+        print(f"letter pairs of codes written after a quote (teacher-forced, {codes['pairs']}): "
+              f"{codes['right']} right, median rank {codes['median_rank']}")
         return 0
     torch.set_num_threads(args.threads)
     corpus = training.Corpus.load(args.corpus) if args.corpus else None

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from . import checkpoint, forward, train
-from .data import examples_chunk
+from .data import Generator, Mix, examples_chunk, is_letter_code, render
 
 PROBE_SEED = 7  # training renders seed 0 (and the benchmark its own held-out seed)
 
@@ -58,3 +58,37 @@ def table(result: dict) -> str:
     lines = [f"{'target tokens':<26}{'tokens':>8}{'loss':>9}{'error':>9}"]
     lines += [f"{kind:<26}{row['tokens']:>8}{row['loss']:>9.4f}{row['error']:>9.4f}" for kind, row in result.items()]
     return "\n".join(lines)
+
+
+def code_pairs(model_dir=checkpoint.DEFAULT_PATH, problems: int = 40, seed: int = PROBE_SEED) -> dict:
+    """Teacher-forced at low effort, on held-out function problems whose arguments all draw
+    letter codes: at each bare letter pair the model writes (`GX` after a quote), is it the
+    argmax, and what is its rank among the model's ids? Far finer than the benchmark's ten
+    code problems, whose calls must be right in every token."""
+    model, used = checkpoint.load_compact(model_dir)
+    model.eval()
+    index = {t: i for i, t in enumerate(used)}
+    pairs = train.letter_pair_rows(used)
+    bare = torch.zeros(len(used) + 1, dtype=torch.bool)
+    bare[[row for row, spaced in zip(pairs["rows"], pairs["spaced"]) if not spaced]] = True
+    examples, attempt = [], 0
+    while len(examples) < problems:
+        problem = Generator(f"codes:{seed}:{attempt}", held_out=True, mix=Mix(code_rate=1.0)).problem(
+            "function", "low")
+        attempt += 1
+        example = render(problem)
+        if any(map(is_letter_code, problem.expected["call"]["arguments"].values())) and all(
+                t in index for t in example.ids):
+            examples.append(example)
+    corpus = train.Corpus(examples, used)
+    ranks = []
+    with torch.no_grad():
+        for start in range(0, len(examples), 16):
+            inputs, targets, mask = corpus.batch(list(range(start, min(start + 16, len(examples)))), "cpu")
+            logits = train.restricted_logits(model, forward.hidden_at(model, inputs, mask))[:, :-1]
+            wanted = targets[mask]
+            at = bare[wanted]
+            chosen = logits[at].gather(1, wanted[at, None])
+            ranks += (logits[at] > chosen).sum(1).tolist()
+    return {"pairs": len(ranks), "right": sum(r == 0 for r in ranks),
+            "median_rank": int(np.median(ranks)) if ranks else None}
