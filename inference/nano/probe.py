@@ -25,31 +25,35 @@ def capital_tokens(used_ids: list[int]) -> np.ndarray:
     return np.array([text.isalpha() and text.isupper() for text in texts], dtype=bool)
 
 
+def trained_logits(model, corpus: train.Corpus):
+    """(logits, targets) at the trained positions of the corpus, 16 conversations at a time; the
+    logits cover the model's own ids plus the stand-in column for all other ids."""
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(corpus.ids), 16):
+            inputs, targets, mask = corpus.batch(list(range(start, min(start + 16, len(corpus.ids)))), "cpu")
+            yield train.restricted_logits(model, forward.hidden_at(model, inputs, mask)), targets[mask]
+
+
 def probe(model_dir=checkpoint.DEFAULT_PATH, conversations: int = 1000, seed: int = PROBE_SEED) -> dict:
     """{kind: {"tokens", "loss", "error"}} over the trained positions; the error is the argmax
     over the model's own ids (the stand-in column for all other ids is left out)."""
     model, used = checkpoint.load_compact(model_dir)
-    model.eval()
     index = {t: i for i, t in enumerate(used)}
-    drawn = [e for e in examples_chunk(seed, 0, conversations) if all(t in index for t in e.ids)]
-    corpus = train.Corpus(drawn, used)
+    corpus = train.Corpus([e for e in examples_chunk(seed, 0, conversations) if all(t in index for t in e.ids)], used)
     capitals = torch.from_numpy(capital_tokens(used))
     copied = torch.from_numpy(corpus.copied)
     totals = {kind: [0.0, 0, 0] for kind in ("all", "capital letters", "copied digits and effort", "other")}
-    with torch.no_grad():
-        for start in range(0, len(drawn), 16):
-            inputs, targets, mask = corpus.batch(list(range(start, min(start + 16, len(drawn)))), "cpu")
-            logits = train.restricted_logits(model, forward.hidden_at(model, inputs, mask))
-            wanted = targets[mask]
-            losses = torch.nn.functional.cross_entropy(logits, wanted, reduction="none")
-            wrong = logits[:, :-1].argmax(-1) != wanted
-            for kind, where in (("all", torch.ones_like(wanted, dtype=torch.bool)),
-                                ("capital letters", capitals[wanted]),
-                                ("copied digits and effort", copied[wanted]),  # never capitals
-                                ("other", ~copied[wanted] & ~capitals[wanted])):
-                totals[kind][0] += float(losses[where].sum())
-                totals[kind][1] += int(where.sum())
-                totals[kind][2] += int(wrong[where].sum())
+    for logits, wanted in trained_logits(model, corpus):
+        losses = torch.nn.functional.cross_entropy(logits, wanted, reduction="none")
+        wrong = logits[:, :-1].argmax(-1) != wanted
+        for kind, where in (("all", torch.ones_like(wanted, dtype=torch.bool)),
+                            ("capital letters", capitals[wanted]),
+                            ("copied digits and effort", copied[wanted]),  # never capitals
+                            ("other", ~copied[wanted] & ~capitals[wanted])):
+            totals[kind][0] += float(losses[where].sum())
+            totals[kind][1] += int(where.sum())
+            totals[kind][2] += int(wrong[where].sum())
     return {kind: {"tokens": n, "loss": round(loss / max(n, 1), 4), "error": round(errors / max(n, 1), 4)}
             for kind, (loss, n, errors) in totals.items()}
 
@@ -66,10 +70,9 @@ def code_pairs(model_dir=checkpoint.DEFAULT_PATH, problems: int = 40, seed: int 
     argmax, and what is its rank among the model's ids? Far finer than the benchmark's ten
     code problems, whose calls must be right in every token."""
     model, used = checkpoint.load_compact(model_dir)
-    model.eval()
     index = {t: i for i, t in enumerate(used)}
     pairs = train.letter_pair_rows(used)
-    bare = torch.zeros(len(used) + 1, dtype=torch.bool)
+    bare = torch.zeros(len(used), dtype=torch.bool)
     bare[[row for row, spaced in zip(pairs["rows"], pairs["spaced"]) if not spaced]] = True
     examples, attempt = [], 0
     while len(examples) < problems:
@@ -80,15 +83,10 @@ def code_pairs(model_dir=checkpoint.DEFAULT_PATH, problems: int = 40, seed: int 
         if any(map(is_letter_code, problem.expected["call"]["arguments"].values())) and all(
                 t in index for t in example.ids):
             examples.append(example)
-    corpus = train.Corpus(examples, used)
     ranks = []
-    with torch.no_grad():
-        for start in range(0, len(examples), 16):
-            inputs, targets, mask = corpus.batch(list(range(start, min(start + 16, len(examples)))), "cpu")
-            logits = train.restricted_logits(model, forward.hidden_at(model, inputs, mask))[:, :-1]
-            wanted = targets[mask]
-            at = bare[wanted]
-            chosen = logits[at].gather(1, wanted[at, None])
-            ranks += (logits[at] > chosen).sum(1).tolist()
+    for logits, wanted in trained_logits(model, train.Corpus(examples, used)):
+        at = bare[wanted]
+        own = logits[at, :-1]
+        ranks += (own > own.gather(1, wanted[at, None])).sum(1).tolist()
     return {"pairs": len(ranks), "right": sum(r == 0 for r in ranks),
             "median_rank": int(np.median(ranks)) if ranks else None}
