@@ -17,6 +17,7 @@ import time
 import torch
 
 from . import train as training
+from .data import Mix
 
 
 def boolean(text: str) -> bool:
@@ -53,8 +54,9 @@ def main(argv=None) -> int:
     data.add_argument("--out", required=True)
     data.add_argument("--seed", type=int, default=training.Recipe.seed)
     data.add_argument("--examples", type=int, default=training.Recipe.examples)
-    for name in ("correction_rate", "code_rate", "result_code_rate"):
-        data.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(training.Recipe, name))
+    for field in dataclasses.fields(Mix):  # the recipe's defaults, as `train` renders
+        data.add_argument(f"--{field.name.replace('_', '-')}", type=float,
+                          default=getattr(training.Recipe, field.name))
     probe = sub.add_parser("probe", help="next-token error by kind of target token, on fresh conversations")
     probe.add_argument("--model", help="compact checkpoint folder (default: the shipped one)")
     probe.add_argument("--conversations", type=int, default=1000,
@@ -65,10 +67,10 @@ def main(argv=None) -> int:
         print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
 
     if args.command == "data":
-        from .data import Mix, examples
+        from .data import examples
 
         started = time.time()
-        mix = Mix(args.correction_rate, args.code_rate, args.result_code_rate)
+        mix = Mix(**{field.name: getattr(args, field.name) for field in dataclasses.fields(Mix)})
         training.Corpus(examples(args.seed, args.examples, mix)).save(args.out)
         log(f"wrote {args.out}: {args.examples} conversations in {time.time() - started:.0f}s")
         return 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +53,7 @@ class Recipe:
 
     @property
     def mix(self) -> Mix:
-        return Mix(self.correction_rate, self.code_rate, self.result_code_rate)
+        return Mix(**{f.name: getattr(self, f.name) for f in fields(Mix)})
 
 
 def build_config(recipe: Recipe, vocab_size: int):
