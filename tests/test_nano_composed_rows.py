@@ -65,3 +65,25 @@ def test_a_boolean_recipe_flag_must_say_true_or_false(value, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--out", "unused", "--compose-codes", value])
     assert "expected true or false" in capsys.readouterr().err
+
+
+def test_a_frozen_model_learns_only_the_letter_vectors(tmp_path):
+    corpus = code_corpus()
+    model, _ = train(tmp_path / "start", tiny_recipe(compose_codes=False), corpus=corpus, log=lambda line: None)
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    train(tmp_path / "tuned", tiny_recipe(model_lr_scale=0.0), corpus=corpus, log=lambda line: None, model=model)
+    pairs = torch.tensor(letter_pair_rows(corpus.used_ids)["rows"])
+    others = torch.ones(len(corpus.used_ids), dtype=torch.bool)
+    others[pairs] = False
+    for name, p in model.named_parameters():
+        if "embed" in name:
+            assert torch.equal(p[others], before[name][others])
+            assert not torch.allclose(p[pairs], before[name][pairs])
+        else:
+            assert torch.equal(p, before[name]), name
+
+
+def test_freezing_the_model_without_composed_codes_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="freezes the model"):
+        train(tmp_path / "ckpt", tiny_recipe(compose_codes=False, model_lr_scale=0.0), corpus=code_corpus(),
+              log=lambda line: None)

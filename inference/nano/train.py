@@ -41,6 +41,7 @@ class Recipe:
     result_code_rate: float = 0.0  # tool-result values that are letter codes (the benchmark: none)
     copy_weight: float = 3.0  # loss weight of what is copied from the prompt: digits, the effort word
     compose_codes: bool = False  # rows of two-capital tokens (`GX`, ` GX`) built from letter vectors
+    model_lr_scale: float = 1.0  # the model's own weights train at lr * this, composed letter vectors at lr
     layers: int = 2
     hidden: int = 128
     heads: int = 4
@@ -208,6 +209,27 @@ def new_model(recipe: Recipe, vocab_size: int, device):
     return GptOssForCausalLM(config).to(device)
 
 
+def optimiser(model, composed: ComposedRows | None, recipe: Recipe):
+    """AdamW over the model (weight decay on its matrices, not on the embedding) and the composed
+    letter vectors, with the parameters it trains. A fine-tune that only has to learn codes can
+    keep the model nearly still (`model_lr_scale` < 1; at 0 its weights are frozen) while the
+    letter vectors move at the full rate: re-heating all of A lost high-effort arithmetic."""
+    if recipe.model_lr_scale == 0:
+        model.requires_grad_(False)
+    own = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decay = [p for n, p in own if p.ndim >= 2 and "embed" not in n]
+    rest = [p for n, p in own if not (p.ndim >= 2 and "embed" not in n)]
+    groups = [{"params": decay, "weight_decay": recipe.weight_decay, "lr_scale": recipe.model_lr_scale},
+              {"params": rest, "weight_decay": 0.0, "lr_scale": recipe.model_lr_scale}]
+    if composed:
+        groups.append({"params": [composed.vectors], "weight_decay": 0.0, "lr_scale": 1.0})
+    groups = [group for group in groups if group["params"]]
+    if not groups:
+        raise ValueError("model_lr_scale 0 freezes the model: only compose_codes leaves something to train")
+    trained = [p for group in groups for p in group["params"]]
+    return torch.optim.AdamW(groups, lr=recipe.lr, betas=(0.9, 0.98)), trained
+
+
 def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, device="cpu",
           log=print, model=None, save_every: int = 0):
     """Train (or, given `model`, fine-tune) and write a compact checkpoint to `out` (also every
@@ -224,11 +246,7 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
     model.train()
     composed = (ComposedRows(model.model.embed_tokens.weight, letter_pair_rows(corpus.used_ids))
                 if recipe.compose_codes else None)
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embed" not in n]
-    rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embed" not in n)]
-    rest += [composed.vectors] if composed else []
-    optim = torch.optim.AdamW([{"params": decay, "weight_decay": recipe.weight_decay},
-                               {"params": rest, "weight_decay": 0.0}], lr=recipe.lr, betas=(0.9, 0.98))
+    optim, trained = optimiser(model, composed, recipe)
     # Batches are drawn at random: batches of similar length (whole or prompt) pad less but
     # trained worse models — blind to `Reasoning:`, or less accurate (docs/nano.md).
     order = random.Random(recipe.seed + 1)
@@ -238,12 +256,12 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
     running = None
     for step in range(recipe.steps):
         for group in optim.param_groups:
-            group["lr"] = lr_at(step, recipe)
+            group["lr"] = lr_at(step, recipe) * group["lr_scale"]
         loss = loss_on(model, *corpus.batch(order.sample(rows, recipe.batch), device), token_weight,
                        composed() if composed else None)
         optim.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
         optim.step()
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         if step % 100 == 0 or step == recipe.steps - 1:
