@@ -32,12 +32,39 @@ def test_pair_rows_are_found_bare_and_spaced_with_their_letters():
         assert decode([used[row]]) == (" " if spaced else "") + chr(65 + first) + chr(65 + second)
 
 
-def spaced_minus_bare(weight: torch.Tensor, used: list[int]) -> torch.Tensor:
-    """` XY` row minus `XY` row, for every pair that the corpus has in both forms."""
-    rows = letter_pair_rows(used)
+def spaced_minus_bare(weight: torch.Tensor, used: list[int], singles: bool = False) -> torch.Tensor:
+    """` XY` row minus `XY` row, for every pair (and single letter) that the corpus has in both forms."""
+    rows = letter_pair_rows(used, singles)
     bare = {(a, b): row for row, a, b, spaced in zip(*rows.values()) if not spaced}
     return torch.stack([weight[row] - weight[bare[a, b]]
                         for row, a, b, spaced in zip(*rows.values()) if spaced and (a, b) in bare])
+
+
+def test_single_letters_of_codes_are_found_only_when_asked():
+    k, spaced_k, q, gx = (encode(text)[0] for text in ("K", " K", "Q", "GX"))
+    used = sorted({k, spaced_k, q, gx, encode(" order")[0], encode(" I")[0]})
+    assert [used[r] for r in letter_pair_rows(used)["rows"]] == [gx]
+    rows = letter_pair_rows(used, singles=True)
+    assert sorted(used[r] for r in rows["rows"]) == sorted([k, spaced_k, q, gx])
+    for row, first, second, spaced in zip(*rows.values()):
+        letters = decode([used[row]]).strip()
+        assert letters[0] == chr(65 + first) and (second == -1) == (len(letters) == 1)
+
+
+def test_composed_single_letters_share_the_space_vector_with_pairs(tmp_path):
+    corpus = code_corpus()
+    train(tmp_path / "ckpt", tiny_recipe(compose_singles=True), corpus=corpus, log=lambda line: None)
+    model, used = checkpoint.load_compact(tmp_path / "ckpt")
+    weight = model.model.embed_tokens.weight.detach()
+    differences = spaced_minus_bare(weight, used, singles=True)
+    assert len(differences) > len(spaced_minus_bare(weight, used))
+    assert (differences - differences[0]).abs().max().item() < 0.02  # bf16 on disk
+
+
+def test_composed_singles_need_composed_codes(tmp_path):
+    with pytest.raises(ValueError, match="compose_codes"):
+        train(tmp_path / "x", tiny_recipe(compose_codes=False, compose_singles=True), corpus=code_corpus(),
+              log=lambda line: None)
 
 
 @pytest.mark.parametrize("compose", [True, False])

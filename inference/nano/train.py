@@ -41,7 +41,9 @@ class Recipe:
     result_code_rate: float = 0.0  # tool-result values that are letter codes (the benchmark: none)
     copy_weight: float = 3.0  # loss weight of what is copied from the prompt: digits, the effort word
     compose_codes: bool = False  # rows of two-capital tokens (`GX`, ` GX`) built from letter vectors
+    compose_singles: bool = False  # with compose_codes: the one-letter tokens of codes (` K`, `Q`) too
     model_lr_scale: float = 1.0  # the model's own weights train at lr * this, composed letter vectors at lr
+    distill_weight: float = 0.0  # fine-tuning: weight of the KL to the starting model, outside letter pairs
     layers: int = 2
     hidden: int = 128
     heads: int = 4
@@ -82,17 +84,23 @@ def copied_tokens(used_ids: list[int]) -> np.ndarray:
     return np.array([text.strip().isdigit() or text in efforts for text in texts], dtype=bool)
 
 
-def letter_pair_rows(used_ids: list[int]) -> dict[str, list[int]]:
+def letter_pair_rows(used_ids: list[int], singles: bool = False) -> dict[str, list[int]]:
     """Rows of the tokens that are two capital letters, bare (`GX`) or after a space (` GX`),
-    with the index (0-25) of each letter and whether the space is there."""
+    with the index (0-25) of each letter and whether the space is there. With `singles`, also the
+    tokens that are one letter of a code (` K`, `Q`: o200k merges only 487 of the 576 pairs after
+    a quote and 467 after a space, so `KQ9875` is ` K` `Q` `987` `5`), with second letter -1."""
     from ..harmony import decode
+    from .data import CODE_LETTERS
 
     found = {"rows": [], "first": [], "second": [], "spaced": []}
     for row, token in enumerate(used_ids):
         text = decode([token])
         letters = text[1:] if text.startswith(" ") else text
-        if len(letters) == 2 and all("A" <= c <= "Z" for c in letters):
-            for key, value in zip(found, (row, ord(letters[0]) - 65, ord(letters[1]) - 65, text != letters)):
+        pair = len(letters) == 2 and all("A" <= c <= "Z" for c in letters)
+        single = singles and len(letters) == 1 and letters in CODE_LETTERS
+        if pair or single:
+            second = ord(letters[1]) - 65 if pair else -1
+            for key, value in zip(found, (row, ord(letters[0]) - 65, second, text != letters)):
                 found[key].append(value)
     return found
 
@@ -103,7 +111,8 @@ class ComposedRows(torch.nn.Module):
     one of 576 tokens, each seen about ten times in a run, and after a space it is another id
     than after a quote; as free rows those tokens stay alike, and codes were never copied
     (docs/nano.md). Built from 53 vectors that every code trains, each pair's row is distinct
-    and its spaced and bare forms differ by one shared vector. `materialise` writes the rows
+    and its spaced and bare forms differ by one shared vector. A single letter's row (if `rows`
+    has them) is first[X] + single (+ space): one more vector. `materialise` writes the rows
     into the model, which stays a standard GptOssForCausalLM. The vectors start as the
     least-squares fit of the current rows, so a model trained this way resumes exactly."""
 
@@ -112,11 +121,13 @@ class ComposedRows(torch.nn.Module):
         self.weight = weight
         device = weight.device
         self.register_buffer("rows", torch.tensor(rows["rows"], dtype=torch.long, device=device))
-        design = torch.zeros(len(rows["rows"]), 53, device=device)
+        design = torch.zeros(len(rows["rows"]), 54, device=device)
         at = torch.arange(len(rows["rows"]), device=device)
+        second = torch.tensor(rows["second"], device=device)
         design[at, torch.tensor(rows["first"], device=device)] = 1
-        design[at, 26 + torch.tensor(rows["second"], device=device)] = 1
+        design[at[second >= 0], 26 + second[second >= 0]] = 1
         design[:, 52] = torch.tensor(rows["spaced"], dtype=torch.float, device=device)
+        design[:, 53] = (second < 0).float()  # all zero without singles: that vector never moves
         self.register_buffer("design", design)
         fit = torch.linalg.lstsq(design.cpu(), weight.detach()[self.rows].float().cpu(), driver="gelsd").solution
         self.vectors = torch.nn.Parameter(fit.to(device=device, dtype=weight.dtype))
@@ -181,15 +192,47 @@ def restricted_logits(model, hidden: torch.Tensor, embedding=None) -> torch.Tens
     return torch.cat([logits, const], dim=-1)
 
 
+def logits_at(model, inputs, mask, embedding=None) -> torch.Tensor:
+    """Restricted logits at the trained positions; `embedding` replaces the tied embedding."""
+    return restricted_logits(model, forward.hidden_at(model, inputs, mask, embedding), embedding)
+
+
 def loss_on(model, inputs, targets, mask, token_weight=None, embedding=None) -> torch.Tensor:
     """Mean cross-entropy over the trained positions, optionally weighted by target token;
     `embedding` replaces the model's tied embedding matrix."""
-    logits = restricted_logits(model, forward.hidden_at(model, inputs, mask, embedding), embedding)
-    losses = torch.nn.functional.cross_entropy(logits, targets[mask], reduction="none")
+    return cross_entropy(logits_at(model, inputs, mask, embedding), targets[mask], token_weight)
+
+
+def cross_entropy(logits, targets, token_weight=None) -> torch.Tensor:
+    losses = torch.nn.functional.cross_entropy(logits, targets, reduction="none")
     if token_weight is None:
         return losses.mean()
-    weight = token_weight[targets[mask]]
+    weight = token_weight[targets]
     return (losses * weight).sum() / weight.sum()
+
+
+class Distiller:
+    """Keeps a fine-tune near where it started: the KL from a frozen copy of the starting model's
+    next-token distribution, at every trained position except those whose target is a letter
+    pair (what the fine-tune is there to change). Fine-tunes that learnt codes with the model's
+    own weights moving lost high-effort arithmetic (docs/nano.md); cross-entropy alone does not
+    say what the model already did well, the starting model's distribution does."""
+
+    def __init__(self, model, letter_rows: list[int], weight: float):
+        import copy
+
+        self.teacher = copy.deepcopy(model).eval().requires_grad_(False)
+        self.weight = weight
+        self.skip = torch.zeros(model.config.vocab_size, dtype=torch.bool, device=model.device)
+        self.skip[letter_rows] = True
+
+    def loss(self, logits, inputs, targets, mask) -> torch.Tensor:
+        with torch.no_grad():
+            wanted = logits_at(self.teacher, inputs, mask)
+        keep = ~self.skip[targets[mask]]
+        log_p = torch.nn.functional.log_softmax(logits[keep], dim=-1)
+        log_q = torch.nn.functional.log_softmax(wanted[keep], dim=-1)
+        return self.weight * torch.nn.functional.kl_div(log_p, log_q, log_target=True, reduction="batchmean")
 
 
 def lr_at(step: int, recipe: Recipe) -> float:
@@ -242,10 +285,16 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
         corpus = Corpus(draw_examples(recipe.seed, recipe.examples, recipe.mix))
     data_s = time.time() - started
     log(f"corpus: {len(corpus.ids)} conversations, {len(corpus.used_ids)} token ids, {data_s:.0f}s")
+    fine_tuning = model is not None
     model = model or new_model(recipe, len(corpus.used_ids), device)
     model.train()
-    composed = (ComposedRows(model.model.embed_tokens.weight, letter_pair_rows(corpus.used_ids))
-                if recipe.compose_codes else None)
+    if recipe.compose_singles and not recipe.compose_codes:
+        raise ValueError("compose_singles extends compose_codes: turn that on too")
+    if recipe.distill_weight and not fine_tuning:
+        raise ValueError("distill_weight keeps a fine-tune near its starting model: it needs one")
+    letters = letter_pair_rows(corpus.used_ids, recipe.compose_singles)
+    composed = ComposedRows(model.model.embed_tokens.weight, letters) if recipe.compose_codes else None
+    distiller = Distiller(model, letters["rows"], recipe.distill_weight) if recipe.distill_weight else None
     optim, trained = optimiser(model, composed, recipe)
     # Batches are drawn at random: batches of similar length (whole or prompt) pad less but
     # trained worse models — blind to `Reasoning:`, or less accurate (docs/nano.md).
@@ -257,8 +306,11 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
     for step in range(recipe.steps):
         for group in optim.param_groups:
             group["lr"] = lr_at(step, recipe) * group["lr_scale"]
-        loss = loss_on(model, *corpus.batch(order.sample(rows, recipe.batch), device), token_weight,
-                       composed() if composed else None)
+        inputs, targets, mask = corpus.batch(order.sample(rows, recipe.batch), device)
+        logits = logits_at(model, inputs, mask, composed() if composed else None)
+        loss = cross_entropy(logits, targets[mask], token_weight)
+        if distiller:
+            loss = loss + distiller.loss(logits, inputs, targets, mask)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trained, 1.0)

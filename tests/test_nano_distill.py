@@ -1,0 +1,47 @@
+"""`distill_weight` keeps a fine-tune near the model it started from (a KL to a frozen copy of
+it, outside letter-pair targets), and is refused where there is no starting model."""
+
+import copy
+
+import pytest
+import torch
+
+from inference.nano.data import Generator, Mix, render
+from inference.nano.train import Corpus, Recipe, logits_at, train
+
+
+def corpus() -> Corpus:
+    gen = Generator(seed=7, mix=Mix(code_rate=0.5))
+    return Corpus([render(gen.problem(kind)) for kind in ("function", "arithmetic") * 6])
+
+
+def tiny_recipe(**changes) -> Recipe:
+    base = dict(steps=12, batch=4, lr=1e-2, warmup=2, hidden=32, heads=2, kv_heads=1, head_dim=16,
+                experts=2, experts_per_token=1, expert_hidden=32)
+    return Recipe(**{**base, **changes})
+
+
+def drift(start, tuned, data: Corpus) -> float:
+    """Mean KL from the starting model's next-token distribution to the tuned one's."""
+    batch = data.batch(list(range(len(data.ids))), "cpu")
+    inputs, _, mask = batch
+    with torch.no_grad():
+        p = torch.log_softmax(logits_at(start, inputs, mask), -1)
+        q = torch.log_softmax(logits_at(tuned, inputs, mask), -1)
+    return torch.nn.functional.kl_div(q, p, log_target=True, reduction="batchmean").item()
+
+
+def test_a_distilled_fine_tune_drifts_less_from_its_start(tmp_path):
+    data = corpus()
+    start, _ = train(tmp_path / "start", tiny_recipe(), corpus=data, log=lambda line: None)
+    drifts = {}
+    for weight in (0.0, 20.0):
+        tuned, _ = train(tmp_path / f"tuned{weight}", tiny_recipe(seed=3, steps=40, distill_weight=weight),
+                         corpus=data, log=lambda line: None, model=copy.deepcopy(start))
+        drifts[weight] = drift(start, tuned, data)
+    assert drifts[20.0] < 0.5 * drifts[0.0]
+
+
+def test_distillation_needs_a_starting_model(tmp_path):
+    with pytest.raises(ValueError, match="starting model"):
+        train(tmp_path / "x", tiny_recipe(distill_weight=1.0), corpus=corpus(), log=lambda line: None)
