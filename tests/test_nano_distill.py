@@ -45,3 +45,19 @@ def test_a_distilled_fine_tune_drifts_less_from_its_start(tmp_path):
 def test_distillation_needs_a_starting_model(tmp_path):
     with pytest.raises(ValueError, match="starting model"):
         train(tmp_path / "x", tiny_recipe(distill_weight=1.0), corpus=corpus(), log=lambda line: None)
+
+
+def test_a_fine_tune_records_its_command_and_the_run_it_started_from(tmp_path):
+    from inference.nano.__main__ import main
+    from inference.nano.checkpoint import read_meta
+
+    tiny = ["--steps", "2", "--batch", "2", "--hidden", "32", "--heads", "2", "--kv-heads", "1",
+            "--head-dim", "16", "--experts", "2", "--experts-per-token", "1", "--expert-hidden", "32"]
+    corpus().save(tmp_path / "corpus.npz")
+    main(["train", "--out", str(tmp_path / "a"), "--corpus", str(tmp_path / "corpus.npz"), *tiny])
+    main(["train", "--out", str(tmp_path / "b"), "--init", str(tmp_path / "a"), "--corpus",
+          str(tmp_path / "corpus.npz"), "--distill-weight", "2", *tiny])
+    first, second = read_meta(tmp_path / "a")["info"], read_meta(tmp_path / "b")["info"]
+    assert second["command"].startswith("python -m inference.nano train --out ")
+    assert "--distill-weight 2" in second["command"]
+    assert second["started_from"] == first and "started_from" not in first

@@ -86,11 +86,13 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     corpus = training.Corpus.load(args.corpus) if args.corpus else None
     model = None
+    provenance = {"command": "python -m inference.nano " + " ".join(argv if argv is not None else sys.argv[1:])}
     if args.init:
-        from .checkpoint import load_compact
+        from .checkpoint import load_compact, read_meta
         from .data import examples
 
         model, used_ids = load_compact(args.init)
+        provenance["started_from"] = read_meta(args.init).get("info", {})
         model = model.to(args.device)
         if corpus is None:
             recipe = recipe_from(args)
@@ -98,7 +100,7 @@ def main(argv=None) -> int:
         elif corpus.used_ids != used_ids:
             parser.error("--corpus uses other token ids than the --init checkpoint")
     training.train(args.out, recipe_from(args), corpus=corpus, device=args.device, log=log,
-                   model=model, save_every=args.save_every)
+                   model=model, save_every=args.save_every, provenance=provenance)
     return 0
 
 

@@ -274,9 +274,11 @@ def optimiser(model, composed: ComposedRows | None, recipe: Recipe):
 
 
 def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, device="cpu",
-          log=print, model=None, save_every: int = 0):
+          log=print, model=None, save_every: int = 0, provenance: dict | None = None):
     """Train (or, given `model`, fine-tune) and write a compact checkpoint to `out` (also every
-    `save_every` steps, so that a run cut short still leaves its latest weights)."""
+    `save_every` steps, so that a run cut short still leaves its latest weights). `provenance`
+    (the command, the starting checkpoint's own info) is saved with it: a fine-tune's figures
+    are reproducible only with the whole chain of runs behind it."""
     recipe = recipe or Recipe()
     started = time.time()
     random.seed(recipe.seed)
@@ -326,7 +328,7 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
         composed.materialise()
     model.eval()
     info = {"recipe": asdict(recipe), "train_seconds": round(time.time() - started), "device": str(device),
-            "final_loss": round(running, 4), "threads": torch.get_num_threads()}
+            "final_loss": round(running, 4), "threads": torch.get_num_threads(), **(provenance or {})}
     path = checkpoint.save_compact(model, corpus.used_ids, Path(out), info)
     log(f"saved {path} after {info['train_seconds']}s")
     return model, corpus
