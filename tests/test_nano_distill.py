@@ -1,5 +1,5 @@
 """`distill_weight` keeps a fine-tune near the model it started from (a KL to a frozen copy of
-it, outside letter-pair targets), and is refused where there is no starting model."""
+it, outside letter-code targets), and is refused where there is no starting model."""
 
 import copy
 
@@ -23,8 +23,7 @@ def tiny_recipe(**changes) -> Recipe:
 
 def drift(start, tuned, data: Corpus) -> float:
     """Mean KL from the starting model's next-token distribution to the tuned one's."""
-    batch = data.batch(list(range(len(data.ids))), "cpu")
-    inputs, _, mask = batch
+    inputs, _, mask = data.batch(list(range(len(data.ids))), "cpu")
     with torch.no_grad():
         p = torch.log_softmax(logits_at(start, inputs, mask), -1)
         q = torch.log_softmax(logits_at(tuned, inputs, mask), -1)

@@ -43,7 +43,7 @@ class Recipe:
     compose_codes: bool = False  # rows of two-capital tokens (`GX`, ` GX`) built from letter vectors
     compose_singles: bool = False  # with compose_codes: the one-letter tokens of codes (` K`, `Q`) too
     model_lr_scale: float = 1.0  # the model's own weights train at lr * this, composed letter vectors at lr
-    distill_weight: float = 0.0  # fine-tuning: weight of the KL to the starting model, outside letter pairs
+    distill_weight: float = 0.0  # fine-tuning: weight of the KL to the starting model, outside letter codes
     layers: int = 2
     hidden: int = 128
     heads: int = 4
@@ -214,7 +214,8 @@ def cross_entropy(logits, targets, token_weight=None) -> torch.Tensor:
 class Distiller:
     """Keeps a fine-tune near where it started: the KL from a frozen copy of the starting model's
     next-token distribution, at every trained position except those whose target is a letter
-    pair (what the fine-tune is there to change). Fine-tunes that learnt codes with the model's
+    token of a code (a pair, or with `compose_singles` one letter): what the fine-tune is there
+    to change. Fine-tunes that learnt codes with the model's
     own weights moving lost high-effort arithmetic (docs/nano.md); cross-entropy alone does not
     say what the model already did well, the starting model's distribution does."""
 
