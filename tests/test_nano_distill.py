@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from inference.nano.data import Generator, Mix, render
-from inference.nano.train import Corpus, Recipe, logits_at, train
+from inference.nano.train import Corpus, Recipe, kl_divergence, logits_at, train
 
 
 def corpus() -> Corpus:
@@ -25,9 +25,7 @@ def drift(start, tuned, data: Corpus) -> float:
     """Mean KL from the starting model's next-token distribution to the tuned one's."""
     inputs, _, mask = data.batch(list(range(len(data.ids))), "cpu")
     with torch.no_grad():
-        p = torch.log_softmax(logits_at(start, inputs, mask), -1)
-        q = torch.log_softmax(logits_at(tuned, inputs, mask), -1)
-    return torch.nn.functional.kl_div(q, p, log_target=True, reduction="batchmean").item()
+        return kl_divergence(logits_at(start, inputs, mask), logits_at(tuned, inputs, mask)).item()
 
 
 def test_a_distilled_fine_tune_drifts_less_from_its_start(tmp_path):

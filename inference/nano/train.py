@@ -215,9 +215,9 @@ class Distiller:
     """Keeps a fine-tune near where it started: the KL from a frozen copy of the starting model's
     next-token distribution, at every trained position except those whose target is a letter
     token of a code (a pair, or with `compose_singles` one letter): what the fine-tune is there
-    to change. Fine-tunes that learnt codes with the model's
-    own weights moving lost high-effort arithmetic (docs/nano.md); cross-entropy alone does not
-    say what the model already did well, the starting model's distribution does."""
+    to change. Fine-tunes that learnt codes with the model's own weights moving lost high-effort
+    arithmetic (docs/nano.md); cross-entropy alone does not say what the model already did well,
+    the starting model's distribution does."""
 
     def __init__(self, model, letter_rows: list[int], weight: float):
         import copy
@@ -231,9 +231,14 @@ class Distiller:
         with torch.no_grad():
             wanted = logits_at(self.teacher, inputs, mask)
         keep = ~self.skip[targets[mask]]
-        log_p = torch.nn.functional.log_softmax(logits[keep], dim=-1)
-        log_q = torch.nn.functional.log_softmax(wanted[keep], dim=-1)
-        return self.weight * torch.nn.functional.kl_div(log_p, log_q, log_target=True, reduction="batchmean")
+        return self.weight * kl_divergence(wanted[keep], logits[keep])
+
+
+def kl_divergence(wanted, logits) -> torch.Tensor:
+    """Mean over positions of KL(softmax(wanted) || softmax(logits))."""
+    log_p = torch.nn.functional.log_softmax(logits, dim=-1)
+    log_q = torch.nn.functional.log_softmax(wanted, dim=-1)
+    return torch.nn.functional.kl_div(log_p, log_q, log_target=True, reduction="batchmean")
 
 
 def lr_at(step: int, recipe: Recipe) -> float:
