@@ -45,6 +45,28 @@ DRAWN = """(turn) => {
 }"""
 
 
+# Clicks the second turn's Stop from inside the page the moment its first streamed text is drawn:
+# a click sent from the test would wait for Playwright's polling and round trip, long enough for
+# a fast model to finish a short turn first. The turn may still end on its own (noise from the
+# untrained model can fail to parse): the click then does nothing.
+CLICK_STOP_ON_FIRST_TEXT = """(timeoutMs) => new Promise((resolve, reject) => {
+  const streamed = () => {
+    const turn = document.querySelectorAll('.turn')[1];
+    const nodes = turn ? turn.querySelectorAll('.analysis-msg, .final-msg, .tool-call, .unparsed') : [];
+    return [...nodes].some((n) => n.textContent.trim()) ? turn : null;
+  };
+  const clickStop = (turn) => { turn.querySelector('[data-slot=stop]').click(); resolve(); };
+  const now = streamed();
+  if (now) return clickStop(now);
+  const observer = new MutationObserver(() => {
+    const turn = streamed();
+    if (turn) { observer.disconnect(); clearTimeout(timer); clickStop(turn); }
+  });
+  const timer = setTimeout(() => { observer.disconnect(); reject(new Error('nothing streamed')); }, timeoutMs);
+  observer.observe(document.querySelector('.turns'), {childList: true, subtree: true, characterData: true});
+})"""
+
+
 def drawn_turns(page):
     return page.eval_on_selector_all(".turn", f"(turns) => turns.map({DRAWN})")
 
@@ -156,13 +178,7 @@ def test_chat_in_the_browser_streams_stops_and_reloads_as_stored(site, browser_p
     page.fill("#composer-text", SECOND_QUESTION)
     page.keyboard.press("Enter")
     second = page.locator(".turn").nth(1)
-    page.wait_for_function(
-        "() => [...(document.querySelectorAll('.turn')[1]?.querySelectorAll('.analysis-msg, .final-msg, .tool-call, .unparsed') ?? [])]"
-        ".some((n) => n.textContent.trim())", timeout=TURN_TIMEOUT_S * 1000)
-    if trained:
-        second.locator("[data-slot=stop]").click()
-    else:  # noise can end the turn (a parse failure) before a click lands: click it regardless
-        page.evaluate("() => document.querySelectorAll('.turn')[1].querySelector('[data-slot=stop]').click()")
+    page.evaluate(CLICK_STOP_ON_FIRST_TEXT, TURN_TIMEOUT_S * 1000)
     page.wait_for_selector(f".turns > .turn:nth-child(2):is({FINISHED})", timeout=60000)
     if trained:
         expect(second).to_have_attribute("data-status", "cancelled")
