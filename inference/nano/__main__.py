@@ -98,7 +98,10 @@ def main(argv=None) -> int:
             recipe = recipe_from(args)
             corpus = training.Corpus(examples(recipe.seed, recipe.examples, recipe.mix), used_ids)
         elif corpus.used_ids != used_ids:
-            parser.error("--corpus uses other token ids than the --init checkpoint")
+            try:
+                corpus = corpus.mapped_to(used_ids)
+            except ValueError as error:
+                parser.error(f"--corpus does not fit the --init checkpoint: {error}")
     training.train(args.out, recipe_from(args), corpus=corpus, device=args.device, log=log,
                    model=model, save_every=args.save_every, provenance=provenance)
     return 0

@@ -263,6 +263,7 @@ class Mix:
     correction_rate: float = 0.25  # high-effort arithmetic that shows a miscopied call fixed
     code_rate: float = 0.4  # free-text argument values that are letter codes
     result_code_rate: float = 0.0  # builder tool results' values that are letter codes
+    history_rate: float = 0.0  # new requests (not follow-ups) after an earlier, unrelated exchange
 
 
 class Generator:
@@ -624,7 +625,19 @@ class Generator:
     # -- drawing -------------------------------------------------------------------------
     def problem(self, kind: str | None = None, effort: str | None = None) -> Problem:
         kind = kind or self.rng.choices(list(self.KIND_WEIGHTS), weights=list(self.KIND_WEIGHTS.values()))[0]
-        return announce_effort(getattr(self, kind)(effort or self.effort()))
+        problem = announce_effort(getattr(self, kind)(effort or self.effort()))
+        if kind != "follow_up" and self.mix.history_rate and self.rng.random() < self.mix.history_rate:
+            return replace(problem, prompt=self.earlier_exchange() + problem.prompt)
+        return problem
+
+    def earlier_exchange(self) -> list[Msg]:
+        """A finished exchange on something else, as a conversation's history shows it (the
+        request and the final answer: harmony drops earlier turns' analysis and tool calls).
+        In the chat a new question often follows an answered one, and a model that only ever
+        saw one-question conversations or "and times 3?" took it for a follow-up."""
+        kind = self.rng.choices(["arithmetic", "clock", "out_of_domain"], weights=[0.6, 0.2, 0.2])[0]
+        earlier = getattr(self, kind)(self.effort())
+        return [earlier.prompt[-1], [m for m in earlier.answer if m.channel == "final"][-1]]
 
 
 def announce_effort(problem: Problem) -> Problem:

@@ -39,6 +39,7 @@ class Recipe:
     correction_rate: float = 0.25  # high-effort arithmetic that shows a miscopied call fixed
     code_rate: float = 0.4  # argument values that are letter codes (as in the benchmark)
     result_code_rate: float = 0.0  # tool-result values that are letter codes (the benchmark: none)
+    history_rate: float = 0.0  # new requests after an earlier exchange (the benchmark: none)
     copy_weight: float = 3.0  # loss weight of what is copied from the prompt: digits, the effort word
     compose_codes: bool = False  # rows of two-capital tokens (`GX`, ` GX`) built from letter vectors
     compose_singles: bool = False  # with compose_codes: the one-letter tokens of codes (` K`, `Q`) too
@@ -164,6 +165,19 @@ class Corpus:
         cuts = np.cumsum(data["lengths"])[:-1]
         corpus.ids = np.split(data["ids"], cuts)
         corpus.trained = np.split(data["trained"], cuts)
+        return corpus
+
+    def mapped_to(self, used_ids: list[int]) -> "Corpus":
+        """The same conversations in another model's id space (a checkpoint to fine-tune, whose
+        corpus held a few more tokens); refused if a token here is not among `used_ids`."""
+        missing = set(self.used_ids) - set(used_ids)
+        if missing:
+            raise ValueError(f"{len(missing)} token ids of the corpus are not in the model's")
+        index = {t: i for i, t in enumerate(used_ids)}
+        row = np.array([index[t] for t in self.used_ids], dtype=np.int32)
+        corpus = Corpus.__new__(Corpus)
+        corpus.used_ids, corpus.copied = list(used_ids), copied_tokens(used_ids)
+        corpus.ids, corpus.trained = [row[ids] for ids in self.ids], self.trained
         return corpus
 
     def batch(self, rows: list[int], device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
