@@ -29,10 +29,12 @@ HELD_OUT_SEED = 1_000_003  # problem i is seeded "held-out:<seed>:<i>"; training
 CHANNELS = ("analysis", "commentary", "final")
 
 
-def held_out_problems(n: int, seed: int = HELD_OUT_SEED) -> list[Problem]:
+def held_out_problems(n: int, seed: int = HELD_OUT_SEED, after_an_exchange: bool = False) -> list[Problem]:
     """n problems; each is asked at every effort with the same prompt. The kinds follow the
     training mix as closely as n allows, and each problem has its own generator: a change to
-    one kind's templates leaves the mix, and the other kinds' problems, as they were."""
+    one kind's templates leaves the mix, and the other kinds' problems, as they were. With
+    `after_an_exchange` the same problems (follow-ups aside, which have their own) come second
+    in a conversation, after an answered request on something else."""
     weights = Generator.KIND_WEIGHTS
     counts = dict.fromkeys(weights, 0)
     problems = []
@@ -41,9 +43,10 @@ def held_out_problems(n: int, seed: int = HELD_OUT_SEED) -> list[Problem]:
         counts[kind] += 1
         gen = Generator(f"held-out:{seed}:{i}", held_out=True)
         if kind == "out_of_domain":
-            problems.append(gen.out_of_domain("high", OUT_OF_DOMAIN_HELD_OUT))
+            problem = gen.out_of_domain("high", OUT_OF_DOMAIN_HELD_OUT)
         else:
-            problems.append(gen.problem(kind, "high"))
+            problem = gen.problem(kind, "high")
+        problems.append(gen.after_an_exchange(problem) if after_an_exchange and kind != "follow_up" else problem)
     return problems
 
 
@@ -199,6 +202,8 @@ def main(argv=None) -> int:
     parser.add_argument("--model", help="checkpoint folder (default: GPTOSS_MODEL, else gpt-oss-nano)")
     parser.add_argument("--device", help="cpu or cuda[:N] (default: cuda if available)")
     parser.add_argument("--seed", type=int, default=HELD_OUT_SEED)
+    parser.add_argument("--after-an-exchange", action="store_true",
+                        help="ask each problem second in a conversation, after an answered request on something else")
     parser.add_argument("--out", default="bench/results/effort.json")
     args = parser.parse_args(argv)
     efforts = [e.strip() for e in args.efforts.split(",") if e.strip()]
@@ -209,7 +214,7 @@ def main(argv=None) -> int:
         parser.error("--n must be at least 1")
     started = time.time()
     engine = Engine.load(args.model, args.device)
-    problems = held_out_problems(args.n, args.seed)
+    problems = held_out_problems(args.n, args.seed, args.after_an_exchange)
     rows = defaultdict(list)
     for effort in efforts:
         for i, problem in enumerate(problems):
@@ -218,11 +223,13 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     report = {"model": engine.model_name, "device": engine.device, "n": args.n, "seed": args.seed,
+              "after_an_exchange": args.after_an_exchange,
               "seconds": round(time.time() - started), "summary": summary,
               "command": "python -m inference.bench " + " ".join(argv if argv is not None else sys.argv[1:]),
               "rows": rows}
     out.write_text(json.dumps(report, indent=1) + "\n")
-    chart(summary, out.with_suffix(".png"), f"{engine.model_name}: effort vs accuracy and compute (n={args.n})")
+    second = ", each asked after an earlier exchange" if args.after_an_exchange else ""
+    chart(summary, out.with_suffix(".png"), f"{engine.model_name}: effort vs accuracy and compute (n={args.n}{second})")
     print(table(summary))
     print(f"wrote {out} and {out.with_suffix('.png')} in {report['seconds']}s")
     return 0

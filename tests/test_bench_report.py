@@ -42,3 +42,13 @@ def test_a_run_writes_its_report_and_chart(tmp_path, capsys):
         r["kind"] == "function" for r in report["rows"]["low"])
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
     assert "unseen fn" in capsys.readouterr().out
+
+
+def test_after_an_exchange_asks_the_same_problems_second_in_a_conversation():
+    alone, second = bench.held_out_problems(40), bench.held_out_problems(40, after_an_exchange=True)
+    for a, b in zip(alone, second):
+        assert b.answer == a.answer and b.prompt[-1] == a.prompt[-1]
+        if a.kind == "follow_up":
+            assert b.prompt == a.prompt
+        else:
+            assert [m.role for m in b.prompt] == ["user", "assistant", "user"] and b.prompt[1].channel == "final"

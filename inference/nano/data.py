@@ -627,17 +627,18 @@ class Generator:
         kind = kind or self.rng.choices(list(self.KIND_WEIGHTS), weights=list(self.KIND_WEIGHTS.values()))[0]
         problem = announce_effort(getattr(self, kind)(effort or self.effort()))
         if kind != "follow_up" and self.mix.history_rate and self.rng.random() < self.mix.history_rate:
-            return replace(problem, prompt=self.earlier_exchange() + problem.prompt)
+            return self.after_an_exchange(problem)
         return problem
 
-    def earlier_exchange(self) -> list[Msg]:
-        """A finished exchange on something else, as a conversation's history shows it (the
-        request and the final answer: harmony drops earlier turns' analysis and tool calls).
-        In the chat a new question often follows an answered one, and a model that only ever
-        saw one-question conversations or "and times 3?" took it for a follow-up."""
+    def after_an_exchange(self, problem: Problem) -> Problem:
+        """The problem's request after a finished exchange on something else, as a conversation's
+        history shows it (the request and the final answer: harmony drops earlier turns' analysis
+        and tool calls). In the chat a new question often follows an answered one, and a model
+        that only ever saw one-question conversations or "and times 3?" took it for a follow-up."""
         kind = self.rng.choices(["arithmetic", "clock", "out_of_domain"], weights=[0.6, 0.2, 0.2])[0]
         earlier = getattr(self, kind)(self.effort())
-        return [earlier.prompt[-1], [m for m in earlier.answer if m.channel == "final"][-1]]
+        exchange = [earlier.prompt[-1], [m for m in earlier.answer if m.channel == "final"][-1]]
+        return replace(problem, prompt=exchange + problem.prompt)
 
 
 def announce_effort(problem: Problem) -> Problem:
