@@ -1,5 +1,6 @@
 """`distill_weight` keeps a fine-tune near the model it started from (a KL to a frozen copy of
-it, outside letter-code targets), and is refused where there is no starting model."""
+it, outside letter-code targets; with `distill_where_right` only where that copy's first choice
+is the target), and is refused where there is no starting model."""
 
 import copy
 
@@ -7,7 +8,7 @@ import pytest
 import torch
 
 from inference.nano.data import Generator, Mix, render
-from inference.nano.train import Corpus, Recipe, kl_divergence, logits_at, train
+from inference.nano.train import Corpus, Distiller, Recipe, kl_divergence, logits_at, train
 
 
 def corpus() -> Corpus:
@@ -39,9 +40,28 @@ def test_a_distilled_fine_tune_drifts_less_from_its_start(tmp_path):
     assert drifts[20.0] < 0.5 * drifts[0.0]
 
 
+def test_distilling_where_right_leaves_out_the_positions_the_start_got_wrong(tmp_path):
+    data = corpus()
+    start, _ = train(tmp_path / "start", tiny_recipe(steps=30), corpus=data, log=lambda line: None)
+    student = copy.deepcopy(start)
+    with torch.no_grad():
+        for p in student.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    inputs, targets, mask = data.batch([0, 1, 2, 3], "cpu")
+    taught, logits = logits_at(start, inputs, mask), logits_at(student, inputs, mask)
+    right = taught[:, :-1].argmax(-1) == targets[mask]
+    assert 0 < int(right.sum()) < len(right)
+    everywhere, where_right = Distiller(start, [], 1.0), Distiller(start, [], 1.0, where_right=True)
+    assert torch.allclose(everywhere.loss(logits, inputs, targets, mask), kl_divergence(taught, logits))
+    assert torch.allclose(where_right.loss(logits, inputs, targets, mask),
+                          kl_divergence(taught[right], logits[right]))
+
+
 def test_distillation_needs_a_starting_model(tmp_path):
     with pytest.raises(ValueError, match="starting model"):
         train(tmp_path / "x", tiny_recipe(distill_weight=1.0), corpus=corpus(), log=lambda line: None)
+    with pytest.raises(ValueError, match="distill_weight too"):
+        train(tmp_path / "y", tiny_recipe(distill_where_right=True), corpus=corpus(), log=lambda line: None)
 
 
 def test_a_fine_tune_records_its_command_and_the_run_it_started_from(tmp_path):

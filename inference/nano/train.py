@@ -45,6 +45,7 @@ class Recipe:
     compose_singles: bool = False  # with compose_codes: the one-letter tokens of codes (` K`, `Q`) too
     model_lr_scale: float = 1.0  # the model's own weights train at lr * this, composed letter vectors at lr
     distill_weight: float = 0.0  # fine-tuning: weight of the KL to the starting model, outside letter codes
+    distill_where_right: bool = False  # and only where the starting model's first choice is the target
     layers: int = 2
     hidden: int = 128
     heads: int = 4
@@ -231,13 +232,16 @@ class Distiller:
     token of a code (a pair, or with `compose_singles` one letter): what the fine-tune is there
     to change. Fine-tunes that learnt codes with the model's own weights moving lost high-effort
     arithmetic (docs/nano.md); cross-entropy alone does not say what the model already did well,
-    the starting model's distribution does."""
+    the starting model's distribution does. With `where_right`, only at positions where the
+    starting model's first choice is the target: the KL then never pulls toward what it got
+    wrong (a new request after an answered one taken for a follow-up: docs/nano.md)."""
 
-    def __init__(self, model, letter_rows: list[int], weight: float):
+    def __init__(self, model, letter_rows: list[int], weight: float, where_right: bool = False):
         import copy
 
         self.teacher = copy.deepcopy(model).eval().requires_grad_(False)
         self.weight = weight
+        self.where_right = where_right
         self.skip = torch.zeros(model.config.vocab_size, dtype=torch.bool, device=model.device)
         self.skip[letter_rows] = True
 
@@ -245,6 +249,8 @@ class Distiller:
         with torch.no_grad():
             wanted = logits_at(self.teacher, inputs, mask)
         keep = ~self.skip[targets[mask]]
+        if self.where_right:
+            keep &= wanted[:, :-1].argmax(-1) == targets[mask]  # its own ids: the last column sums all others
         return self.weight * kl_divergence(wanted[keep], logits[keep])
 
 
@@ -314,9 +320,12 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
         raise ValueError("compose_singles extends compose_codes: turn that on too")
     if recipe.distill_weight and not fine_tuning:
         raise ValueError("distill_weight keeps a fine-tune near its starting model: it needs one")
+    if recipe.distill_where_right and not recipe.distill_weight:
+        raise ValueError("distill_where_right says where to distill: set distill_weight too")
     letters = letter_pair_rows(corpus.used_ids, recipe.compose_singles)
     composed = ComposedRows(model.model.embed_tokens.weight, letters) if recipe.compose_codes else None
-    distiller = Distiller(model, letters["rows"], recipe.distill_weight) if recipe.distill_weight else None
+    distiller = (Distiller(model, letters["rows"], recipe.distill_weight, recipe.distill_where_right)
+                 if recipe.distill_weight else None)
     optim, trained = optimiser(model, composed, recipe)
     # Batches are drawn at random: batches of similar length (whole or prompt) pad less but
     # trained worse models — blind to `Reasoning:`, or less accurate (docs/nano.md).
