@@ -67,11 +67,9 @@ def main(argv=None) -> int:
         print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
 
     if args.command == "data":
-        from .data import examples
-
         started = time.time()
         mix = Mix(**{field.name: getattr(args, field.name) for field in dataclasses.fields(Mix)})
-        training.Corpus(examples(args.seed, args.examples, mix)).save(args.out)
+        training.Corpus.draw(args.seed, args.examples, mix).save(args.out)
         log(f"wrote {args.out}: {args.examples} conversations in {time.time() - started:.0f}s")
         return 0
     if args.command == "probe":
@@ -89,14 +87,13 @@ def main(argv=None) -> int:
     provenance = {"command": "python -m inference.nano " + " ".join(argv if argv is not None else sys.argv[1:])}
     if args.init:
         from .checkpoint import load_compact, read_meta
-        from .data import examples
 
         model, used_ids = load_compact(args.init)
         provenance["started_from"] = read_meta(args.init).get("info", {})
         model = model.to(args.device)
         if corpus is None:
             recipe = recipe_from(args)
-            corpus = training.Corpus(examples(recipe.seed, recipe.examples, recipe.mix), used_ids)
+            corpus = training.Corpus.draw(recipe.seed, recipe.examples, recipe.mix, used_ids)
         elif corpus.used_ids != used_ids:
             try:
                 corpus = corpus.mapped_to(used_ids)

@@ -13,6 +13,7 @@ Fine-tuning on transcripts exported by the app goes through the same code: rende
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
@@ -142,25 +143,39 @@ class ComposedRows(torch.nn.Module):
         self.weight.copy_(self())
 
 
-class Corpus:
-    """Examples mapped into the compact id space: row i of the model is token used_ids[i]."""
+DATA_FIELDS = ("examples", *(f.name for f in fields(Mix)))  # the recipe's fields that only draw a corpus
 
-    def __init__(self, examples: list[Example], used_ids: list[int] | None = None):
+
+class Corpus:
+    """Examples mapped into the compact id space: row i of the model is token used_ids[i].
+    `drawn` says how the examples were drawn (seed, count, mix) where that is known; a checkpoint
+    records it, since with a corpus rendered earlier the recipe's data fields are not what trained."""
+
+    def __init__(self, examples: list[Example], used_ids: list[int] | None = None, drawn: dict | None = None):
+        self.drawn = drawn
         self.used_ids = used_ids or sorted({t for e in examples for t in e.ids})
         self.copied = copied_tokens(self.used_ids)
         index = {t: i for i, t in enumerate(self.used_ids)}
         self.ids = [np.array([index[t] for t in e.ids], dtype=np.int32) for e in examples]
         self.trained = [np.array(e.trained, dtype=bool) for e in examples]
 
+    @classmethod
+    def draw(cls, seed: int, count: int, mix: Mix, used_ids: list[int] | None = None) -> "Corpus":
+        drawn = {"seed": seed, "examples": count, **asdict(mix)}
+        return cls(draw_examples(seed, count, mix), used_ids, drawn)
+
     def save(self, path) -> None:
         lengths = np.array([len(x) for x in self.ids])
         np.savez_compressed(path, used_ids=np.array(self.used_ids), copied=self.copied, lengths=lengths,
-                            ids=np.concatenate(self.ids), trained=np.concatenate(self.trained))
+                            ids=np.concatenate(self.ids), trained=np.concatenate(self.trained),
+                            drawn=np.array(json.dumps(self.drawn)))
 
     @classmethod
     def load(cls, path) -> "Corpus":
         data = np.load(path)
         corpus = cls.__new__(cls)
+        # corpora saved before `drawn` was stored do not say how they were drawn
+        corpus.drawn = json.loads(str(data["drawn"])) if "drawn" in data.files else None
         corpus.used_ids = data["used_ids"].tolist()
         corpus.copied = data["copied"]
         cuts = np.cumsum(data["lengths"])[:-1]
@@ -177,6 +192,7 @@ class Corpus:
         index = {t: i for i, t in enumerate(used_ids)}
         row = np.array([index[t] for t in self.used_ids], dtype=np.int32)
         corpus = Corpus.__new__(Corpus)
+        corpus.drawn = self.drawn
         corpus.used_ids, corpus.copied = list(used_ids), copied_tokens(used_ids)
         corpus.ids, corpus.trained = [row[ids] for ids in self.ids], self.trained
         return corpus
@@ -299,6 +315,11 @@ def optimiser(model, composed: ComposedRows | None, recipe: Recipe):
     return torch.optim.AdamW(groups, lr=recipe.lr, betas=(0.9, 0.98)), trained
 
 
+def run_record(recipe: Recipe, corpus: Corpus) -> dict:
+    """The recipe without its data fields, and the corpus as it was drawn (None: not recorded)."""
+    return {"recipe": {k: v for k, v in asdict(recipe).items() if k not in DATA_FIELDS}, "corpus": corpus.drawn}
+
+
 def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, device="cpu",
           log=print, model=None, save_every: int = 0, provenance: dict | None = None):
     """Train (or, given `model`, fine-tune) and write a compact checkpoint to `out` (also every
@@ -310,7 +331,7 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
     random.seed(recipe.seed)
     if corpus is None:
         log(f"rendering {recipe.examples} conversations (seed {recipe.seed})")
-        corpus = Corpus(draw_examples(recipe.seed, recipe.examples, recipe.mix))
+        corpus = Corpus.draw(recipe.seed, recipe.examples, recipe.mix)
     data_s = time.time() - started
     log(f"corpus: {len(corpus.ids)} conversations, {len(corpus.used_ids)} token ids, {data_s:.0f}s")
     fine_tuning = model is not None
@@ -352,11 +373,11 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
         if save_every and step and step % save_every == 0:
             if composed:
                 composed.materialise()
-            checkpoint.save_compact(model, corpus.used_ids, Path(out), {"recipe": asdict(recipe), "step": step})
+            checkpoint.save_compact(model, corpus.used_ids, Path(out), {**run_record(recipe, corpus), "step": step})
     if composed:
         composed.materialise()
     model.eval()
-    info = {"recipe": asdict(recipe), "train_seconds": round(time.time() - started), "device": str(device),
+    info = {**run_record(recipe, corpus), "train_seconds": round(time.time() - started), "device": str(device),
             "final_loss": round(running, 4), "threads": torch.get_num_threads(), **(provenance or {})}
     path = checkpoint.save_compact(model, corpus.used_ids, Path(out), info)
     log(f"saved {path} after {info['train_seconds']}s")
