@@ -253,6 +253,10 @@ def digits(n: int | str) -> int:
     return len(str(n).lstrip("-"))
 
 
+# the benchmark's distribution of kinds of problem
+KIND_WEIGHTS = {"arithmetic": 0.38, "follow_up": 0.12, "clock": 0.12, "function": 0.30, "out_of_domain": 0.08}
+
+
 @dataclass(frozen=True)
 class Mix:
     """How often the rarer things appear. The defaults are the benchmark's own distribution;
@@ -264,13 +268,14 @@ class Mix:
     code_rate: float = 0.4  # free-text argument values that are letter codes
     result_code_rate: float = 0.0  # builder tool results' values that are letter codes
     history_rate: float = 0.0  # new requests (not follow-ups) after an earlier, unrelated exchange
+    follow_up_weight: float = KIND_WEIGHTS["follow_up"]  # weights of the kinds that stay hardest
+    function_weight: float = KIND_WEIGHTS["function"]
 
 
 class Generator:
     """Draws problems; `held_out=True` draws builder tools only from held-out names."""
 
-    KIND_WEIGHTS = {"arithmetic": 0.38, "follow_up": 0.12, "clock": 0.12, "function": 0.30,
-                    "out_of_domain": 0.08}
+    KIND_WEIGHTS = KIND_WEIGHTS
 
     def __init__(self, seed: int | str, held_out: bool = False, mix: Mix = Mix()):
         self.rng = random.Random(seed)
@@ -624,7 +629,8 @@ class Generator:
 
     # -- drawing -------------------------------------------------------------------------
     def problem(self, kind: str | None = None, effort: str | None = None) -> Problem:
-        kind = kind or self.rng.choices(list(self.KIND_WEIGHTS), weights=list(self.KIND_WEIGHTS.values()))[0]
+        weights = {**self.KIND_WEIGHTS, "follow_up": self.mix.follow_up_weight, "function": self.mix.function_weight}
+        kind = kind or self.rng.choices(list(weights), weights=list(weights.values()))[0]
         problem = announce_effort(getattr(self, kind)(effort or self.effort()))
         if kind != "follow_up" and self.mix.history_rate and self.rng.random() < self.mix.history_rate:
             return self.after_an_exchange(problem)

@@ -1,0 +1,24 @@
+"""A training mix can hold more of the kinds the model gets wrong most (follow-ups, builder
+functions) without changing the benchmark's distribution."""
+
+from collections import Counter
+
+from inference.nano.data import KIND_WEIGHTS, Generator, Mix
+from inference.nano.train import Recipe
+
+
+def kinds(mix: Mix, n: int = 600) -> Counter:
+    gen = Generator(seed=41, mix=mix)
+    return Counter(gen.problem().kind for _ in range(n))
+
+
+def test_default_mix_draws_the_benchmark_kinds():
+    assert Recipe().mix == Mix()
+    assert (Mix().follow_up_weight, Mix().function_weight) == (KIND_WEIGHTS["follow_up"], KIND_WEIGHTS["function"])
+
+
+def test_a_heavier_follow_up_weight_draws_more_follow_ups():
+    default, heavier = kinds(Mix()), kinds(Recipe(follow_up_weight=0.36, function_weight=0.5).mix)
+    assert heavier["follow_up"] > 2 * default["follow_up"]
+    assert heavier["function"] > default["function"]
+    assert heavier["clock"] < default["clock"]
