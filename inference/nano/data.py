@@ -268,6 +268,7 @@ class Mix:
     code_rate: float = 0.4  # free-text argument values that are letter codes
     result_code_rate: float = 0.0  # builder tool results' values that are letter codes
     history_rate: float = 0.0  # new requests (not follow-ups) after an earlier, unrelated exchange
+    bare_answer_rate: float = 1.0  # how many of the model's bare-number answers ("{r}") stay bare
     follow_up_weight: float = KIND_WEIGHTS["follow_up"]  # weights of the kinds that stay hardest
     function_weight: float = KIND_WEIGHTS["function"]
 
@@ -382,8 +383,16 @@ class Generator:
             return 1, max(da, db)
         return max(1, da - db), da - db + 1
 
-    def arith_final(self, expr: str, result: str) -> str:
-        return self.rng.choice(ARITH_FINALS).format(e=expr, r=result)
+    def arith_final(self, expr: str, result: str, in_history: bool = False) -> str:
+        """A final answer's wording. A bare number is ambiguous at its first token with the
+        wordings that open with the expression (both start with digits): models answered with
+        an operand there (docs/nano.md). Below `bare_answer_rate`, the model's own bare answers
+        are worded; a conversation's history (`in_history`) keeps them."""
+        template = self.rng.choice(ARITH_FINALS)
+        if (template == "{r}" and not in_history and self.mix.bare_answer_rate < 1
+                and self.rng.random() >= self.mix.bare_answer_rate):
+            template = "The answer is {r}."
+        return template.format(e=expr, r=result)
 
     def arithmetic(self, effort: str) -> Problem:
         op = self.rng.choice("**++-/")
@@ -399,7 +408,8 @@ class Generator:
         op = self.rng.choice("*+-")
         a, b = self.operands(op)
         first = calculate(f"{a} {op} {b}")
-        history = [Msg("user", self.question(a, op, b)), final(self.arith_final(f"{a} {op} {b}", first))]
+        earlier = Msg("user", self.question(a, op, b))  # drawn first: the stream stays as it was
+        history = [earlier, final(self.arith_final(f"{a} {op} {b}", first, in_history=True))]
         op2 = self.rng.choice("*+-/")
         c = self.rng.randrange(2, self.rng.choice([10, 10, 100, 1000]))
         if op2 == "/" and int(first) % c:

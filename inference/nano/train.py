@@ -41,6 +41,7 @@ class Recipe:
     code_rate: float = 0.4  # argument values that are letter codes (as in the benchmark)
     result_code_rate: float = 0.0  # tool-result values that are letter codes (the benchmark: none)
     history_rate: float = 0.0  # new requests after an earlier exchange (the benchmark: none)
+    bare_answer_rate: float = 1.0  # the model's bare-number answers kept bare (the rest are worded)
     follow_up_weight: float = 0.12  # kinds' shares (the benchmark's: KIND_WEIGHTS in data.py)
     function_weight: float = 0.30
     copy_weight: float = 3.0  # loss weight of what is copied from the prompt: digits, the effort word
