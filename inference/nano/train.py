@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from . import checkpoint, forward
-from .data import Example, Mix, examples as draw_examples
+from .data import KIND_WEIGHTS, Example, Mix, examples as draw_examples
 
 
 @dataclass
@@ -42,8 +42,8 @@ class Recipe:
     result_code_rate: float = 0.0  # tool-result values that are letter codes (the benchmark: none)
     history_rate: float = 0.0  # new requests after an earlier exchange (the benchmark: none)
     bare_answer_rate: float = 1.0  # the model's bare-number answers kept bare (the rest are worded)
-    follow_up_weight: float = 0.12  # kinds' shares (the benchmark's: KIND_WEIGHTS in data.py)
-    function_weight: float = 0.30
+    follow_up_weight: float = KIND_WEIGHTS["follow_up"]  # kinds' shares (the benchmark's: KIND_WEIGHTS)
+    function_weight: float = KIND_WEIGHTS["function"]
     copy_weight: float = 3.0  # loss weight of what is copied from the prompt: digits, the effort word
     compose_codes: bool = False  # rows of two-capital tokens (`GX`, ` GX`) built from letter vectors
     compose_singles: bool = False  # with compose_codes: the one-letter tokens of codes (` K`, `Q`) too
