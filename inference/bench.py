@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import harmony
 from .engine import Engine
-from .nano.data import OUT_OF_DOMAIN_HELD_OUT, Generator, Problem, is_letter_code
+from .nano.data import OUT_OF_DOMAIN_HELD_OUT, Generator, Problem, has_no_history, is_letter_code
 from .turn import run_turn
 
 HELD_OUT_SEED = 1_000_003  # problem i is seeded "held-out:<seed>:<i>"; training, "<seed>:<chunk>"
@@ -46,7 +46,7 @@ def held_out_problems(n: int, seed: int = HELD_OUT_SEED, after_an_exchange: bool
             problem = gen.out_of_domain("high", OUT_OF_DOMAIN_HELD_OUT)
         else:
             problem = gen.problem(kind, "high")
-        problems.append(gen.after_an_exchange(problem) if after_an_exchange and kind != "follow_up" else problem)
+        problems.append(gen.after_an_exchange(problem) if after_an_exchange and has_no_history(problem) else problem)
     return problems
 
 

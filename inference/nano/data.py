@@ -642,7 +642,7 @@ class Generator:
         weights = {**self.KIND_WEIGHTS, "follow_up": self.mix.follow_up_weight, "function": self.mix.function_weight}
         kind = kind or self.rng.choices(list(weights), weights=list(weights.values()))[0]
         problem = announce_effort(getattr(self, kind)(effort or self.effort()))
-        if kind != "follow_up" and self.mix.history_rate and self.rng.random() < self.mix.history_rate:
+        if has_no_history(problem) and self.mix.history_rate and self.rng.random() < self.mix.history_rate:
             return self.after_an_exchange(problem)
         return problem
 
@@ -655,6 +655,11 @@ class Generator:
         earlier = getattr(self, kind)(self.effort())
         exchange = [earlier.prompt[-1], [m for m in earlier.answer if m.channel == "final"][-1]]
         return replace(problem, prompt=exchange + problem.prompt)
+
+
+def has_no_history(problem: Problem) -> bool:
+    """Whether the problem may be put after an earlier exchange: a follow-up has its own."""
+    return problem.kind != "follow_up"
 
 
 def announce_effort(problem: Problem) -> Problem:
