@@ -47,7 +47,8 @@ class Recipe:
     copy_weight: float = 3.0  # loss weight of what is copied from the prompt: digits, the effort word
     compose_codes: bool = False  # rows of two-capital tokens (`GX`, ` GX`) built from letter vectors
     compose_singles: bool = False  # with compose_codes: the one-letter tokens of codes (` K`, `Q`) too
-    model_lr_scale: float = 1.0  # the model's own weights train at lr * this, composed letter vectors at lr
+    compose_dotted: bool = False  # rows of words after a dot (`.find`) built from the spaced word's (` find`)
+    model_lr_scale: float = 1.0  # the model's own weights train at lr * this, composing vectors at lr
     distill_weight: float = 0.0  # fine-tuning: weight of the KL to the starting model, outside letter codes
     distill_where_right: bool = False  # and only where the starting model's first choice is the target
     layers: int = 2
@@ -138,12 +139,45 @@ class ComposedRows(torch.nn.Module):
         fit = torch.linalg.lstsq(design.cpu(), weight.detach()[self.rows].float().cpu(), driver="gelsd").solution
         self.vectors = torch.nn.Parameter(fit.to(device=device, dtype=weight.dtype))
 
-    def forward(self) -> torch.Tensor:
-        return self.weight.index_copy(0, self.rows, self.design @ self.vectors)
+    def forward(self, embedding: torch.Tensor | None = None) -> torch.Tensor:
+        embedding = self.weight if embedding is None else embedding
+        return embedding.index_copy(0, self.rows, self.design @ self.vectors)
 
-    @torch.no_grad()
-    def materialise(self) -> None:
-        self.weight.copy_(self())
+
+def dotted_word_rows(used_ids: list[int]) -> tuple[list[int], list[int]]:
+    """Rows of the tokens that are a dot and a lower-case word of three letters or more (`.find`)
+    whose spaced form (` find`) is used too, and the rows of those spaced forms."""
+    from ..harmony import decode
+
+    rows = {decode([token]): row for row, token in enumerate(used_ids)}
+    dotted = [(row, rows[" " + text[1:]]) for text, row in rows.items()
+              if text.startswith(".") and len(text) > 3 and text[1:].isalpha() and text[1:].islower()
+              and " " + text[1:] in rows]
+    return [d for d, _ in dotted], [s for _, s in dotted]
+
+
+class DottedRows(torch.nn.Module):
+    """With `compose_dotted`, the row of `.find` is the row of ` find` plus one shared vector. A
+    call's header `to=functions.find_playlist_schedule` starts the tool's name with `.find`, an id
+    that appears nowhere before it: the declaration and the analysis write ` find`. As a free row
+    it cannot be copied, and at high effort, a hundred tokens after the analysis named the tool,
+    the header chose another verb of the same name's noun (docs/nano.md, "Call first"); built on
+    the spaced word's row, it is that word plus "after a dot". That fixed the header, but two
+    runs with it were worse than without (docs/nano.md, "Dotted verbs"), so it is off by default.
+    `materialise` writes the rows into the model; the vector starts as the mean difference of the
+    current rows (exact on resuming)."""
+
+    def __init__(self, weight: torch.nn.Parameter, dotted: list[int], spaced: list[int]):
+        super().__init__()
+        self.weight = weight
+        self.register_buffer("dotted", torch.tensor(dotted, dtype=torch.long, device=weight.device))
+        self.register_buffer("spaced", torch.tensor(spaced, dtype=torch.long, device=weight.device))
+        shift = (weight.detach()[self.dotted] - weight.detach()[self.spaced]).mean(0, keepdim=True)
+        self.vectors = torch.nn.Parameter(shift.clone())
+
+    def forward(self, embedding: torch.Tensor | None = None) -> torch.Tensor:
+        embedding = self.weight if embedding is None else embedding
+        return embedding.index_copy(0, self.dotted, embedding[self.spaced] + self.vectors)
 
 
 DATA_FIELDS = ("examples", *(f.name for f in fields(Mix)))  # the recipe's fields that only draw a corpus
@@ -297,11 +331,12 @@ def new_model(recipe: Recipe, vocab_size: int, device):
     return GptOssForCausalLM(config).to(device)
 
 
-def optimiser(model, composed: ComposedRows | None, recipe: Recipe):
-    """AdamW over the model (weight decay on its matrices, not on the embedding) and the composed
-    letter vectors, with the parameters it trains. A fine-tune that only has to learn codes can
-    keep the model nearly still (`model_lr_scale` < 1; at 0 its weights are frozen) while the
-    letter vectors move at the full rate: re-heating all of A lost high-effort arithmetic."""
+def optimiser(model, composers: list, recipe: Recipe):
+    """AdamW over the model (weight decay on its matrices, not on the embedding) and the vectors
+    that compose rows (letters, the dot), with the parameters it trains. A fine-tune that only has
+    to learn codes can keep the model nearly still (`model_lr_scale` < 1; at 0 its weights are
+    frozen) while the letter vectors move at the full rate: re-heating all of A lost high-effort
+    arithmetic."""
     if recipe.model_lr_scale == 0:
         model.requires_grad_(False)
     own = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -309,13 +344,31 @@ def optimiser(model, composed: ComposedRows | None, recipe: Recipe):
     rest = [p for n, p in own if not (p.ndim >= 2 and "embed" not in n)]
     groups = [{"params": decay, "weight_decay": recipe.weight_decay, "lr_scale": recipe.model_lr_scale},
               {"params": rest, "weight_decay": 0.0, "lr_scale": recipe.model_lr_scale}]
-    if composed:
-        groups.append({"params": [composed.vectors], "weight_decay": 0.0, "lr_scale": 1.0})
+    if composers:
+        groups.append({"params": [c.vectors for c in composers], "weight_decay": 0.0,
+                       "lr_scale": 1.0})
     groups = [group for group in groups if group["params"]]
     if not groups:
-        raise ValueError("model_lr_scale 0 freezes the model: only compose_codes leaves something to train")
+        raise ValueError("model_lr_scale 0 freezes the model: only composed rows (compose_codes, "
+                         "compose_dotted) leave something to train")
     trained = [p for group in groups for p in group["params"]]
     return torch.optim.AdamW(groups, lr=recipe.lr, betas=(0.9, 0.98)), trained
+
+
+def composed_embedding(composers: list) -> torch.Tensor | None:
+    """The embedding with every composer's rows written in (None: the model's own)."""
+    embedding = None
+    for composer in composers:
+        embedding = composer(embedding)
+    return embedding
+
+
+def materialise(composers: list) -> None:
+    """Write the composed rows into the model, which stays a standard GptOssForCausalLM."""
+    with torch.no_grad():
+        embedding = composed_embedding(composers)
+        if embedding is not None:
+            composers[0].weight.copy_(embedding)
 
 
 def run_record(recipe: Recipe, corpus: Corpus) -> dict:
@@ -347,10 +400,12 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
     if recipe.distill_where_right and not recipe.distill_weight:
         raise ValueError("distill_where_right says where to distill: set distill_weight too")
     letters = letter_pair_rows(corpus.used_ids, recipe.compose_singles)
-    composed = ComposedRows(model.model.embed_tokens.weight, letters) if recipe.compose_codes else None
+    weight = model.model.embed_tokens.weight
+    composers = ([ComposedRows(weight, letters)] if recipe.compose_codes else []) + (
+        [DottedRows(weight, *dotted_word_rows(corpus.used_ids))] if recipe.compose_dotted else [])
     distiller = (Distiller(model, letters["rows"], recipe.distill_weight, recipe.distill_where_right)
                  if recipe.distill_weight else None)
-    optim, trained = optimiser(model, composed, recipe)
+    optim, trained = optimiser(model, composers, recipe)
     # Batches are drawn at random: batches of similar length (whole or prompt) pad less but
     # trained worse models — blind to `Reasoning:`, or less accurate (docs/nano.md).
     order = random.Random(recipe.seed + 1)
@@ -362,7 +417,7 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
         for group in optim.param_groups:
             group["lr"] = lr_at(step, recipe) * group["lr_scale"]
         inputs, targets, mask = corpus.batch(order.sample(rows, recipe.batch), device)
-        logits = logits_at(model, inputs, mask, composed() if composed else None)
+        logits = logits_at(model, inputs, mask, composed_embedding(composers))
         loss = cross_entropy(logits, targets[mask], token_weight)
         if distiller:
             loss = loss + distiller.loss(logits, inputs, targets, mask)
@@ -374,11 +429,9 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
         if step % 100 == 0 or step == recipe.steps - 1:
             log(f"step {step} loss {running:.4f} lr {lr_at(step, recipe):.2e} {time.time() - started:.0f}s")
         if save_every and step and step % save_every == 0:
-            if composed:
-                composed.materialise()
+            materialise(composers)
             checkpoint.save_compact(model, corpus.used_ids, Path(out), {**run_record(recipe, corpus), "step": step})
-    if composed:
-        composed.materialise()
+    materialise(composers)
     model.eval()
     info = {**run_record(recipe, corpus), "train_seconds": round(time.time() - started), "device": str(device),
             "final_loss": round(running, 4), "threads": torch.get_num_threads(), **(provenance or {})}
