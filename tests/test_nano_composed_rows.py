@@ -84,7 +84,7 @@ def test_a_composed_model_resumes_exactly(tmp_path):
     weight = model.model.embed_tokens.weight
     before = weight.detach().clone()
     resumed = ComposedRows(weight, letter_pair_rows(corpus.used_ids))
-    torch.testing.assert_close(resumed().detach(), before, atol=1e-5, rtol=0)
+    torch.testing.assert_close(resumed(weight).detach(), before, atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("value", ["maybe", "2"])

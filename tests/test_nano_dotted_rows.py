@@ -58,4 +58,4 @@ def test_a_model_with_dotted_rows_resumes_exactly(tmp_path):
     weight = model.model.embed_tokens.weight
     before = weight.detach().clone()
     resumed = DottedRows(weight, *dotted_word_rows(corpus.used_ids))
-    torch.testing.assert_close(resumed().detach(), before, atol=1e-5, rtol=0)
+    torch.testing.assert_close(resumed(weight).detach(), before, atol=1e-5, rtol=0)

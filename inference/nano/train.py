@@ -123,9 +123,8 @@ class ComposedRows(torch.nn.Module):
     into the model, which stays a standard GptOssForCausalLM. The vectors start as the
     least-squares fit of the current rows, so a model trained this way resumes exactly."""
 
-    def __init__(self, weight: torch.nn.Parameter, rows: dict[str, list[int]]):
+    def __init__(self, weight: torch.Tensor, rows: dict[str, list[int]]):
         super().__init__()
-        self.weight = weight
         device = weight.device
         self.register_buffer("rows", torch.tensor(rows["rows"], dtype=torch.long, device=device))
         design = torch.zeros(len(rows["rows"]), 54, device=device)
@@ -139,8 +138,7 @@ class ComposedRows(torch.nn.Module):
         fit = torch.linalg.lstsq(design.cpu(), weight.detach()[self.rows].float().cpu(), driver="gelsd").solution
         self.vectors = torch.nn.Parameter(fit.to(device=device, dtype=weight.dtype))
 
-    def forward(self, embedding: torch.Tensor | None = None) -> torch.Tensor:
-        embedding = self.weight if embedding is None else embedding
+    def forward(self, embedding: torch.Tensor) -> torch.Tensor:
         return embedding.index_copy(0, self.rows, self.design @ self.vectors)
 
 
@@ -167,16 +165,14 @@ class DottedRows(torch.nn.Module):
     `materialise` writes the rows into the model; the vector starts as the mean difference of the
     current rows (exact on resuming)."""
 
-    def __init__(self, weight: torch.nn.Parameter, dotted: list[int], spaced: list[int]):
+    def __init__(self, weight: torch.Tensor, dotted: list[int], spaced: list[int]):
         super().__init__()
-        self.weight = weight
         self.register_buffer("dotted", torch.tensor(dotted, dtype=torch.long, device=weight.device))
         self.register_buffer("spaced", torch.tensor(spaced, dtype=torch.long, device=weight.device))
         shift = (weight.detach()[self.dotted] - weight.detach()[self.spaced]).mean(0, keepdim=True)
         self.vectors = torch.nn.Parameter(shift.clone())
 
-    def forward(self, embedding: torch.Tensor | None = None) -> torch.Tensor:
-        embedding = self.weight if embedding is None else embedding
+    def forward(self, embedding: torch.Tensor) -> torch.Tensor:
         return embedding.index_copy(0, self.dotted, embedding[self.spaced] + self.vectors)
 
 
@@ -355,20 +351,20 @@ def optimiser(model, composers: list, recipe: Recipe):
     return torch.optim.AdamW(groups, lr=recipe.lr, betas=(0.9, 0.98)), trained
 
 
-def composed_embedding(composers: list) -> torch.Tensor | None:
-    """The embedding with every composer's rows written in (None: the model's own)."""
-    embedding = None
+def composed_embedding(weight: torch.Tensor, composers: list) -> torch.Tensor | None:
+    """`weight` with every composer's rows written in; None without composers (the model's own)."""
+    if not composers:
+        return None
     for composer in composers:
-        embedding = composer(embedding)
-    return embedding
+        weight = composer(weight)
+    return weight
 
 
-def materialise(composers: list) -> None:
+@torch.no_grad()
+def materialise(weight: torch.nn.Parameter, composers: list) -> None:
     """Write the composed rows into the model, which stays a standard GptOssForCausalLM."""
-    with torch.no_grad():
-        embedding = composed_embedding(composers)
-        if embedding is not None:
-            composers[0].weight.copy_(embedding)
+    if composers:
+        weight.copy_(composed_embedding(weight, composers))
 
 
 def run_record(recipe: Recipe, corpus: Corpus) -> dict:
@@ -417,7 +413,7 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
         for group in optim.param_groups:
             group["lr"] = lr_at(step, recipe) * group["lr_scale"]
         inputs, targets, mask = corpus.batch(order.sample(rows, recipe.batch), device)
-        logits = logits_at(model, inputs, mask, composed_embedding(composers))
+        logits = logits_at(model, inputs, mask, composed_embedding(weight, composers))
         loss = cross_entropy(logits, targets[mask], token_weight)
         if distiller:
             loss = loss + distiller.loss(logits, inputs, targets, mask)
@@ -429,9 +425,9 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
         if step % 100 == 0 or step == recipe.steps - 1:
             log(f"step {step} loss {running:.4f} lr {lr_at(step, recipe):.2e} {time.time() - started:.0f}s")
         if save_every and step and step % save_every == 0:
-            materialise(composers)
+            materialise(weight, composers)
             checkpoint.save_compact(model, corpus.used_ids, Path(out), {**run_record(recipe, corpus), "step": step})
-    materialise(composers)
+    materialise(weight, composers)
     model.eval()
     info = {**run_record(recipe, corpus), "train_seconds": round(time.time() - started), "device": str(device),
             "final_loss": round(running, 4), "threads": torch.get_num_threads(), **(provenance or {})}
