@@ -10,6 +10,7 @@ from inference.nano import checkpoint
 from inference.nano.__main__ import main
 from inference.nano.data import Generator, Mix, render
 from inference.nano.train import ComposedRows, Corpus, Recipe, letter_pair_rows, train
+from tests.tiny_gptoss import tiny_recipe
 
 
 def code_corpus() -> Corpus:
@@ -17,10 +18,8 @@ def code_corpus() -> Corpus:
     return Corpus([render(gen.problem("function")) for _ in range(12)])
 
 
-def tiny_recipe(**changes) -> Recipe:
-    base = dict(steps=6, batch=4, lr=3e-3, warmup=2, hidden=32, heads=2, kv_heads=1, head_dim=16,
-                experts=2, experts_per_token=1, expert_hidden=32, compose_codes=True)
-    return Recipe(**{**base, **changes})
+def code_recipe(**changes) -> Recipe:
+    return tiny_recipe(**{"compose_codes": True, **changes})
 
 
 def test_pair_rows_are_found_bare_and_spaced_with_their_letters():
@@ -53,7 +52,7 @@ def test_single_letters_of_codes_are_found_only_when_asked():
 
 def test_composed_single_letters_share_the_space_vector_with_pairs(tmp_path):
     corpus = code_corpus()
-    train(tmp_path / "ckpt", tiny_recipe(compose_singles=True), corpus=corpus, log=lambda line: None)
+    train(tmp_path / "ckpt", code_recipe(compose_singles=True), corpus=corpus, log=lambda line: None)
     model, used = checkpoint.load_compact(tmp_path / "ckpt")
     weight = model.model.embed_tokens.weight.detach()
     differences = spaced_minus_bare(weight, used, singles=True)
@@ -63,14 +62,14 @@ def test_composed_single_letters_share_the_space_vector_with_pairs(tmp_path):
 
 def test_composed_singles_need_composed_codes(tmp_path):
     with pytest.raises(ValueError, match="compose_codes"):
-        train(tmp_path / "x", tiny_recipe(compose_codes=False, compose_singles=True), corpus=code_corpus(),
+        train(tmp_path / "x", code_recipe(compose_codes=False, compose_singles=True), corpus=code_corpus(),
               log=lambda line: None)
 
 
 @pytest.mark.parametrize("compose", [True, False])
 def test_spaced_and_bare_rows_differ_by_one_shared_vector_only_when_composed(compose, tmp_path):
     corpus = code_corpus()
-    train(tmp_path / "ckpt", tiny_recipe(compose_codes=compose), corpus=corpus, log=lambda line: None)
+    train(tmp_path / "ckpt", code_recipe(compose_codes=compose), corpus=corpus, log=lambda line: None)
     model, used = checkpoint.load_compact(tmp_path / "ckpt")
     differences = spaced_minus_bare(model.model.embed_tokens.weight.detach(), used)
     assert len(differences) >= 3
@@ -80,7 +79,7 @@ def test_spaced_and_bare_rows_differ_by_one_shared_vector_only_when_composed(com
 
 def test_a_composed_model_resumes_exactly(tmp_path):
     corpus = code_corpus()
-    model, _ = train(tmp_path / "ckpt", tiny_recipe(), corpus=corpus, log=lambda line: None)
+    model, _ = train(tmp_path / "ckpt", code_recipe(), corpus=corpus, log=lambda line: None)
     weight = model.model.embed_tokens.weight
     before = weight.detach().clone()
     resumed = ComposedRows(weight, letter_pair_rows(corpus.used_ids))
@@ -96,9 +95,9 @@ def test_a_boolean_recipe_flag_must_say_true_or_false(value, capsys):
 
 def test_a_frozen_model_learns_only_the_letter_vectors(tmp_path):
     corpus = code_corpus()
-    model, _ = train(tmp_path / "start", tiny_recipe(compose_codes=False), corpus=corpus, log=lambda line: None)
+    model, _ = train(tmp_path / "start", code_recipe(compose_codes=False), corpus=corpus, log=lambda line: None)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
-    train(tmp_path / "tuned", tiny_recipe(model_lr_scale=0.0), corpus=corpus, log=lambda line: None, model=model)
+    train(tmp_path / "tuned", code_recipe(model_lr_scale=0.0), corpus=corpus, log=lambda line: None, model=model)
     pairs = torch.tensor(letter_pair_rows(corpus.used_ids)["rows"])
     others = torch.ones(len(corpus.used_ids), dtype=torch.bool)
     others[pairs] = False
@@ -112,5 +111,5 @@ def test_a_frozen_model_learns_only_the_letter_vectors(tmp_path):
 
 def test_freezing_the_model_without_composed_codes_is_refused(tmp_path):
     with pytest.raises(ValueError, match="freezes the model"):
-        train(tmp_path / "ckpt", tiny_recipe(compose_codes=False, model_lr_scale=0.0), corpus=code_corpus(),
+        train(tmp_path / "ckpt", code_recipe(compose_codes=False, model_lr_scale=0.0), corpus=code_corpus(),
               log=lambda line: None)

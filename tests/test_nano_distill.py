@@ -9,6 +9,7 @@ import torch
 
 from inference.nano.data import Generator, Mix, render
 from inference.nano.train import Corpus, Distiller, Recipe, kl_divergence, logits_at, train
+from tests.tiny_gptoss import tiny_recipe
 
 
 def corpus() -> Corpus:
@@ -16,10 +17,8 @@ def corpus() -> Corpus:
     return Corpus([render(gen.problem(kind)) for kind in ("function", "arithmetic") * 6])
 
 
-def tiny_recipe(**changes) -> Recipe:
-    base = dict(steps=12, batch=4, lr=1e-2, warmup=2, hidden=32, heads=2, kv_heads=1, head_dim=16,
-                experts=2, experts_per_token=1, expert_hidden=32)
-    return Recipe(**{**base, **changes})
+def distill_recipe(**changes) -> Recipe:
+    return tiny_recipe(**{"steps": 12, "lr": 1e-2, **changes})
 
 
 def drift(start, tuned, data: Corpus) -> float:
@@ -31,10 +30,10 @@ def drift(start, tuned, data: Corpus) -> float:
 
 def test_a_distilled_fine_tune_drifts_less_from_its_start(tmp_path):
     data = corpus()
-    start, _ = train(tmp_path / "start", tiny_recipe(), corpus=data, log=lambda line: None)
+    start, _ = train(tmp_path / "start", distill_recipe(), corpus=data, log=lambda line: None)
     drifts = {}
     for weight in (0.0, 20.0):
-        tuned, _ = train(tmp_path / f"tuned{weight}", tiny_recipe(seed=3, steps=40, distill_weight=weight),
+        tuned, _ = train(tmp_path / f"tuned{weight}", distill_recipe(seed=3, steps=40, distill_weight=weight),
                          corpus=data, log=lambda line: None, model=copy.deepcopy(start))
         drifts[weight] = drift(start, tuned, data)
     assert drifts[20.0] < 0.5 * drifts[0.0]
@@ -42,7 +41,7 @@ def test_a_distilled_fine_tune_drifts_less_from_its_start(tmp_path):
 
 def test_distilling_where_right_leaves_out_the_positions_the_start_got_wrong(tmp_path):
     data = corpus()
-    start, _ = train(tmp_path / "start", tiny_recipe(steps=30), corpus=data, log=lambda line: None)
+    start, _ = train(tmp_path / "start", distill_recipe(steps=30), corpus=data, log=lambda line: None)
     student = copy.deepcopy(start)
     with torch.no_grad():
         for p in student.parameters():
@@ -59,9 +58,9 @@ def test_distilling_where_right_leaves_out_the_positions_the_start_got_wrong(tmp
 
 def test_distillation_needs_a_starting_model(tmp_path):
     with pytest.raises(ValueError, match="starting model"):
-        train(tmp_path / "x", tiny_recipe(distill_weight=1.0), corpus=corpus(), log=lambda line: None)
+        train(tmp_path / "x", distill_recipe(distill_weight=1.0), corpus=corpus(), log=lambda line: None)
     with pytest.raises(ValueError, match="distill_weight too"):
-        train(tmp_path / "y", tiny_recipe(distill_where_right=True), corpus=corpus(), log=lambda line: None)
+        train(tmp_path / "y", distill_recipe(distill_where_right=True), corpus=corpus(), log=lambda line: None)
 
 
 def test_a_fine_tune_records_its_command_and_the_run_it_started_from(tmp_path):

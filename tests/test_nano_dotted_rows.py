@@ -9,18 +9,13 @@ import torch
 from inference.harmony import encode
 from inference.nano import checkpoint
 from inference.nano.data import Generator, Mix, render
-from inference.nano.train import Corpus, DottedRows, Recipe, dotted_word_rows, train
+from inference.nano.train import Corpus, DottedRows, dotted_word_rows, train
+from tests.tiny_gptoss import tiny_recipe
 
 
 def function_corpus() -> Corpus:
     gen = Generator(seed=5, mix=Mix())
     return Corpus([render(gen.problem("function")) for _ in range(16)])
-
-
-def tiny_recipe(**changes) -> Recipe:
-    base = dict(steps=6, batch=4, lr=3e-3, warmup=2, hidden=32, heads=2, kv_heads=1, head_dim=16,
-                experts=2, experts_per_token=1, expert_hidden=32)
-    return Recipe(**{**base, **changes})
 
 
 def dotted_minus_spaced(weight: torch.Tensor, used: list[int]) -> torch.Tensor:

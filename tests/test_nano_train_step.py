@@ -5,19 +5,14 @@ import torch
 
 from inference.nano import checkpoint
 from inference.nano.data import examples
-from inference.nano.train import Corpus, Recipe, loss_on, new_model, restricted_logits, train
-
-
-def tiny_recipe(**changes):
-    base = dict(steps=12, batch=4, lr=3e-3, warmup=2, layers=2, hidden=32, heads=2, kv_heads=1,
-                head_dim=16, experts=2, experts_per_token=1, expert_hidden=32)
-    return Recipe(**{**base, **changes})
+from inference.nano.train import Corpus, loss_on, new_model, restricted_logits, train
+from tests.tiny_gptoss import tiny_recipe
 
 
 def test_a_few_steps_lower_the_loss(tmp_path):
     torch.manual_seed(0)
     corpus = Corpus(examples(seed=11, count=8))
-    recipe = tiny_recipe()
+    recipe = tiny_recipe(steps=12)
     fixed = corpus.batch(list(range(8)), "cpu")
     before = loss_on(new_model(recipe, len(corpus.used_ids), "cpu"), *fixed).item()
     model, _ = train(tmp_path / "ckpt", recipe, corpus=corpus, log=lambda line: None)

@@ -1,5 +1,6 @@
-"""A plain factory of tiny random GptOssForCausalLM models: the real transformers code path
-(MoE routing, attention sinks, alternating sliding window, YaRN RoPE) at test size."""
+"""Plain factories of tiny GptOss models: random GptOssForCausalLM models (the real transformers
+code path — MoE routing, attention sinks, alternating sliding window, YaRN RoPE — at test size)
+and the nano training recipe at test size."""
 
 import torch
 from transformers import GptOssConfig, GptOssForCausalLM
@@ -18,3 +19,12 @@ def tiny_gptoss(vocab_size=FULL_VOCAB, sliding_window=4, seed=0):
                          "truncate": False, "original_max_position_embeddings": 128},
     )
     return GptOssForCausalLM(config).eval()
+
+
+def tiny_recipe(**changes):
+    """gpt-oss-nano's training recipe at test size: a 32-wide model, a few steps of batch 4."""
+    from inference.nano.train import Recipe
+
+    base = dict(steps=6, batch=4, lr=3e-3, warmup=2, hidden=32, heads=2, kv_heads=1, head_dim=16,
+                experts=2, experts_per_token=1, expert_hidden=32)
+    return Recipe(**{**base, **changes})
