@@ -51,8 +51,9 @@ def test_distilling_where_right_leaves_out_the_positions_the_start_got_wrong(tmp
     right = taught[:, :-1].argmax(-1) == targets[mask]
     assert 0 < int(right.sum()) < len(right)
     everywhere, where_right = Distiller(start, [], 1.0), Distiller(start, [], 1.0, where_right=True)
-    assert torch.allclose(everywhere.loss(logits, inputs, targets, mask), kl_divergence(taught, logits))
-    assert torch.allclose(where_right.loss(logits, inputs, targets, mask),
+    batches = [(inputs, targets, mask)]
+    assert torch.allclose(everywhere.loss(logits, targets[mask], batches), kl_divergence(taught, logits))
+    assert torch.allclose(where_right.loss(logits, targets[mask], batches),
                           kl_divergence(taught[right], logits[right]))
 
 

@@ -53,10 +53,13 @@ def attention(attn, hidden: torch.Tensor, cos, sin, mask: torch.Tensor) -> torch
     return attn.o_proj(out[..., :dim].transpose(1, 2).reshape(batch, length, -1))
 
 
-def experts(mlp, hidden: torch.Tensor) -> torch.Tensor:
+def experts(mlp, hidden: torch.Tensor, routing: list | None = None) -> torch.Tensor:
+    """The MoE block; `routing`, if given, gets the router's (logits, chosen experts)."""
     shape = hidden.shape
     flat = hidden.reshape(-1, shape[-1])
-    _, scores, chosen = mlp.router(flat)
+    logits, scores, chosen = mlp.router(flat)
+    if routing is not None:
+        routing.append((logits, chosen))
     e = mlp.experts
     # Each (token, expert) pair once, grouped by expert: one gather, a matmul pair per expert,
     # one weighted scatter back.
@@ -69,10 +72,12 @@ def experts(mlp, hidden: torch.Tensor) -> torch.Tensor:
     return torch.zeros_like(flat).index_add(0, tokens, weighted).reshape(shape)
 
 
-def hidden_at(model, input_ids: torch.Tensor, where: torch.Tensor, embedding=None) -> torch.Tensor:
+def hidden_at(model, input_ids: torch.Tensor, where: torch.Tensor, embedding=None,
+              routing: dict | None = None) -> torch.Tensor:
     """`model.model(input_ids=...).last_hidden_state[where]` for a right-padded batch. The last
     layer's experts run only at `where` (the positions the loss uses): nothing else needs them.
-    `embedding`, if given, replaces the embedding matrix (training's composed rows)."""
+    `embedding`, if given, replaces the embedding matrix (training's composed rows); `routing`,
+    if given, collects each layer's router decisions under the layer's index."""
     inner, config = model.model, model.config
     hidden = inner.embed_tokens(input_ids) if embedding is None else F.embedding(input_ids, embedding)
     positions = torch.arange(input_ids.shape[1], device=input_ids.device)[None]
@@ -83,5 +88,6 @@ def hidden_at(model, input_ids: torch.Tensor, where: torch.Tensor, embedding=Non
         hidden = hidden + attention(layer.self_attn, layer.input_layernorm(hidden), cos, sin, masks[kind])
         if i == last:
             hidden = hidden[where]
-        hidden = hidden + experts(layer.mlp, layer.post_attention_layernorm(hidden))
+        decisions = None if routing is None else routing.setdefault(i, [])
+        hidden = hidden + experts(layer.mlp, layer.post_attention_layernorm(hidden), decisions)
     return inner.norm(hidden)
