@@ -51,3 +51,24 @@ def test_gradients_match_transformers():
     assert any("sinks" in name for name in ours)
     for name, grad in theirs.items():
         assert torch.allclose(ours[name], grad, atol=1e-4, rtol=1e-3), name
+
+
+def test_hidden_states_and_gradients_match_where_only_the_ends_of_the_rows_are_wanted():
+    """The last layer's queries start at the first wanted column: the rest must not change."""
+    model = lively_model()
+    ids, real = padded_batch([21, 14, 18], vocab=300, seed=2)
+    wanted = real.clone()
+    wanted[:, :9] = False
+    wanted[0, 15] = False  # a gap, as a tool result leaves between trained messages
+    target = torch.randn(int(wanted.sum()), model.config.hidden_size)
+
+    def hidden_and_gradients(hidden):
+        model.zero_grad()
+        (hidden * target).sum().backward()
+        return hidden.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    ours, our_grads = hidden_and_gradients(forward.hidden_at(model, ids, wanted))
+    theirs, their_grads = hidden_and_gradients(model.model(input_ids=ids).last_hidden_state[wanted])
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    for name, grad in their_grads.items():
+        assert torch.allclose(our_grads[name], grad, atol=1e-4, rtol=1e-3), name

@@ -34,13 +34,15 @@ def attention_masks(config, length: int, device) -> dict[str, torch.Tensor]:
     return masks
 
 
-def attention(attn, hidden: torch.Tensor, cos, sin, mask: torch.Tensor) -> torch.Tensor:
+def attention(attn, hidden: torch.Tensor, cos, sin, mask: torch.Tensor, queries_from: int = 0) -> torch.Tensor:
+    """The attention block's output at positions `queries_from` onwards (every key is seen)."""
     batch, length, _ = hidden.shape
     dim = attn.head_dim
     query = attn.q_proj(hidden).view(batch, length, -1, dim).transpose(1, 2)
     key = attn.k_proj(hidden).view(batch, length, -1, dim).transpose(1, 2)
     value = attn.v_proj(hidden).view(batch, length, -1, dim).transpose(1, 2)
     query, key = apply_rotary_pos_emb(query, key, cos, sin)
+    query, mask = query[:, :, queries_from:], mask[queries_from:]
     key = repeat_kv(key, attn.num_key_value_groups)
     value = repeat_kv(value, attn.num_key_value_groups)
     heads = query.shape[1]
@@ -50,7 +52,7 @@ def attention(attn, hidden: torch.Tensor, cos, sin, mask: torch.Tensor) -> torch
     # Values get the extra dimension too (always 0): the CPU flash kernel wants one head size.
     value = F.pad(value, (0, 1, 0, 1))
     out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, scale=attn.scaling)
-    return attn.o_proj(out[..., :dim].transpose(1, 2).reshape(batch, length, -1))
+    return attn.o_proj(out[..., :dim].transpose(1, 2).reshape(batch, length - queries_from, -1))
 
 
 def experts(mlp, hidden: torch.Tensor, routing: list | None = None) -> torch.Tensor:
@@ -75,7 +77,9 @@ def experts(mlp, hidden: torch.Tensor, routing: list | None = None) -> torch.Ten
 def hidden_at(model, input_ids: torch.Tensor, where: torch.Tensor, embedding=None,
               routing: dict | None = None) -> torch.Tensor:
     """`model.model(input_ids=...).last_hidden_state[where]` for a right-padded batch. The last
-    layer's experts run only at `where` (the positions the loss uses): nothing else needs them.
+    layer runs only from the first column where `where` (the positions the loss uses) holds, and
+    its experts only at `where`: nothing else needs them (its keys and values still cover every
+    position). Most of a conversation is prompt, so this saves most of the last layer's attention.
     `embedding`, if given, replaces the embedding matrix (training's composed rows); `routing`,
     if given, collects each layer's router decisions under the layer's index."""
     inner, config = model.model, model.config
@@ -84,10 +88,13 @@ def hidden_at(model, input_ids: torch.Tensor, where: torch.Tensor, embedding=Non
     cos, sin = inner.rotary_emb(hidden, positions)
     masks = attention_masks(config, input_ids.shape[1], input_ids.device)
     last = len(inner.layers) - 1
+    first = int(where.any(0).int().argmax())
     for i, (layer, kind) in enumerate(zip(inner.layers, config.layer_types)):
-        hidden = hidden + attention(layer.self_attn, layer.input_layernorm(hidden), cos, sin, masks[kind])
+        start = first if i == last else 0
+        hidden = hidden[:, start:] + attention(layer.self_attn, layer.input_layernorm(hidden), cos, sin,
+                                               masks[kind], start)
         if i == last:
-            hidden = hidden[where]
+            hidden = hidden[where[:, start:]]
         decisions = None if routing is None else routing.setdefault(i, [])
         hidden = hidden + experts(layer.mlp, layer.post_attention_layernorm(hidden), decisions)
     return inner.norm(hidden)
