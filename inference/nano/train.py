@@ -266,15 +266,15 @@ def restricted_logits(model, hidden: torch.Tensor, embedding=None) -> torch.Tens
     return torch.cat([logits, const], dim=-1)
 
 
-def logits_at(model, inputs, mask, embedding=None) -> torch.Tensor:
-    """Restricted logits at the trained positions; `embedding` replaces the tied embedding."""
-    return restricted_logits(model, forward.hidden_at(model, inputs, mask, embedding), embedding)
+def logits_at(model, inputs, mask, embedding=None, routing: dict | None = None) -> torch.Tensor:
+    """Restricted logits at the trained positions; `embedding` replaces the tied embedding;
+    `routing` collects the router's decisions (`forward.hidden_at`)."""
+    return restricted_logits(model, forward.hidden_at(model, inputs, mask, embedding, routing), embedding)
 
 
 def batch_logits(model, batches: list[tuple], embedding=None, routing: dict | None = None):
     """Restricted logits at the trained positions of every part of a batch, and their targets."""
-    logits = [restricted_logits(model, forward.hidden_at(model, inputs, mask, embedding, routing), embedding)
-              for inputs, _, mask in batches]
+    logits = [logits_at(model, inputs, mask, embedding, routing) for inputs, _, mask in batches]
     return torch.cat(logits), torch.cat([targets[mask] for _, targets, mask in batches])
 
 
@@ -282,7 +282,8 @@ def balance_loss(routing: dict, experts: int) -> torch.Tensor:
     """Switch Transformer's load-balancing loss, averaged over layers: `experts` times the sum
     over experts of (share of the top-k picks it got) x (its mean router probability); 1 when
     the load is even. Without it a run leaves an expert nearly idle in each layer (the shipped
-    checkpoint routes 5% and 3% of the picks to one expert of four), a quarter of the layer."""
+    checkpoint routes 5% and 3% of the picks to one expert of four). It keeps the load even, but
+    two runs with it were no better for that (docs/nano.md, "Faster steps, a balanced router")."""
     losses = []
     for decisions in routing.values():
         logits = torch.cat([logits for logits, _ in decisions])
