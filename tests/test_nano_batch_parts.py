@@ -35,10 +35,10 @@ def decisions(picks: list[list[int]], logits: torch.Tensor) -> dict:
 
 
 def test_the_balance_loss_is_one_for_an_even_load_and_more_for_a_lopsided_one():
-    even = balance_loss(decisions([[0, 1], [2, 3]], torch.zeros(2, 4)), experts=4)
+    even = balance_loss(decisions([[0, 1], [2, 3]], torch.zeros(2, 4)))
     assert torch.isclose(even, torch.tensor(1.0))
     lopsided_logits = torch.tensor([[3.0, 3.0, 0.0, 0.0]] * 2)
-    lopsided = balance_loss(decisions([[0, 1], [0, 1]], lopsided_logits), experts=4)
+    lopsided = balance_loss(decisions([[0, 1], [0, 1]], lopsided_logits))
     assert lopsided > 1.8
 
 
@@ -48,6 +48,6 @@ def test_the_balance_loss_reaches_the_router():
     routing = {}
     batch_logits(model, corpus.batches([0, 1, 2, 3], "cpu"), routing=routing)
     assert sorted(routing) == [0, 1] and all(len(parts) == 4 for parts in routing.values())
-    balance_loss(routing, experts=4).backward()
+    balance_loss(routing).backward()
     for layer in model.model.layers:
         assert layer.mlp.router.weight.grad.abs().sum() > 0

@@ -278,16 +278,18 @@ def batch_logits(model, batches: list[tuple], embedding=None, routing: dict | No
     return torch.cat(logits), torch.cat([targets[mask] for _, targets, mask in batches])
 
 
-def balance_loss(routing: dict, experts: int) -> torch.Tensor:
-    """Switch Transformer's load-balancing loss, averaged over layers: `experts` times the sum
-    over experts of (share of the top-k picks it got) x (its mean router probability); 1 when
-    the load is even. Without it a run leaves an expert nearly idle in each layer (the shipped
-    checkpoint routes 5% and 3% of the picks to one expert of four). It keeps the load even, but
-    two runs with it were no better for that (docs/nano.md, "Faster steps, a balanced router")."""
+def balance_loss(routing: dict) -> torch.Tensor:
+    """Switch Transformer's load-balancing loss, averaged over layers: the number of experts
+    times the sum over experts of (share of the top-k picks it got) x (its mean router
+    probability); 1 when the load is even. Without it a run leaves an expert nearly idle in each
+    layer (the shipped checkpoint routes 5% and 3% of the picks to one expert of four). It keeps
+    the load even, but two runs with it were no better for that (docs/nano.md, "Faster steps, a
+    balanced router")."""
     losses = []
     for decisions in routing.values():
         logits = torch.cat([logits for logits, _ in decisions])
         chosen = torch.cat([chosen.reshape(-1) for _, chosen in decisions])
+        experts = logits.shape[-1]
         share = torch.bincount(chosen, minlength=experts).float() / chosen.numel()
         losses.append(experts * (share * torch.softmax(logits.float(), -1).mean(0)).sum())
     return torch.stack(losses).mean()
@@ -451,8 +453,8 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
         loss = cross_entropy(logits, targets, token_weight)
         if distiller:
             loss = loss + distiller.loss(logits, targets, batches)
-        if routing:
-            loss = loss + recipe.router_balance * balance_loss(routing, model.config.num_local_experts)
+        if routing is not None:
+            loss = loss + recipe.router_balance * balance_loss(routing)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trained, 1.0)
