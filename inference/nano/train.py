@@ -52,6 +52,7 @@ class Recipe:
     distill_weight: float = 0.0  # fine-tuning: weight of the KL to the starting model, outside letter codes
     distill_where_right: bool = False  # and only where the starting model's first choice is the target
     router_balance: float = 0.0  # weight of the experts' load-balancing loss (Switch Transformer's)
+    previous_token_margin: float = 0.0  # >0: layer 0's first head starts attending to the previous token
     layers: int = 2
     hidden: int = 128
     heads: int = 4
@@ -359,7 +360,33 @@ def new_model(recipe: Recipe, vocab_size: int, device):
     torch.manual_seed(recipe.seed)
     config = build_config(recipe, vocab_size)
     config._attn_implementation = "eager"  # attention sinks need the eager kernel on CPU
-    return GptOssForCausalLM(config).to(device)
+    model = GptOssForCausalLM(config)
+    if recipe.previous_token_margin:
+        previous_token_head(model, recipe.previous_token_margin)
+    return model.to(device)
+
+
+@torch.no_grad()
+def previous_token_head(model, margin: float) -> None:
+    """Make layer 0's first head attend to the previous token from the start, through the
+    query's and key's biases alone: copying (an induction head in layer 1) needs such a head
+    first, and poor seeds were the ones that formed copying late (docs/nano.md).
+
+    Per rotary pair with angle t, a key bias (s, 0) and a query bias s(cos t, -sin t) give
+    every query at m and key at n the score s^2 cos((m - n - 1) t): highest at n = m - 1.
+    s is chosen so that the previous token leads its neighbours by `margin` in the logits."""
+    inner = model.model
+    attention = inner.layers[0].self_attn
+    head_dim = attention.head_dim
+    angles = inner.rotary_emb.inv_freq.float()
+    half = head_dim // 2
+    scale = attention.scaling * getattr(inner.rotary_emb, "attention_scaling", 1.0) ** 2
+    s = (margin / (scale * float((1 - torch.cos(angles)).sum()))) ** 0.5
+    query, key = torch.zeros(head_dim), torch.zeros(head_dim)
+    key[:half] = s
+    query[:half], query[half:] = s * torch.cos(angles), -s * torch.sin(angles)
+    attention.q_proj.bias[:head_dim] = query
+    attention.k_proj.bias[:head_dim] = key
 
 
 def optimiser(model, composers: list, recipe: Recipe):
