@@ -380,7 +380,7 @@ def previous_token_head(model, margin: float) -> None:
     head_dim = attention.head_dim
     angles = inner.rotary_emb.inv_freq.float()
     half = head_dim // 2
-    scale = attention.scaling * getattr(inner.rotary_emb, "attention_scaling", 1.0) ** 2
+    scale = attention.scaling * inner.rotary_emb.attention_scaling ** 2  # cos and sin carry it, on q and k
     s = (margin / (scale * float((1 - torch.cos(angles)).sum()))) ** 0.5
     query, key = torch.zeros(head_dim), torch.zeros(head_dim)
     key[:half] = s
