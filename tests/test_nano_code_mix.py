@@ -20,7 +20,7 @@ def function_problems(mix: Mix, n: int = 400):
 
 
 def test_a_training_mix_can_ask_for_more_codes_in_requests_and_in_tool_results():
-    recipe = Recipe(code_rate=0.9, result_code_rate=0.4)
+    recipe = Recipe(code_rate=0.9, result_code_rate=0.4, history_rate=0.0)  # codes the only difference
     benchmark, training = function_problems(Mix()), function_problems(recipe.mix)
     requests = lambda p: [m.text for m in p.prompt]  # noqa: E731
     results = lambda p: p.tool_results.values()  # noqa: E731

@@ -19,7 +19,7 @@ def code_corpus() -> Corpus:
 
 
 def code_recipe(**changes) -> Recipe:
-    return tiny_recipe(**{"compose_codes": True, **changes})
+    return tiny_recipe(**{"compose_codes": True, "compose_singles": False, **changes})
 
 
 def test_pair_rows_are_found_bare_and_spaced_with_their_letters():

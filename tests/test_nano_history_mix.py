@@ -11,7 +11,7 @@ from tests.test_nano_data import generated_spans, parse
 def test_the_benchmark_asks_new_requests_without_history():
     problems = held_out_problems(200)
     assert all(len(p.prompt) == 1 for p in problems if p.kind != "follow_up")
-    assert Recipe().history_rate == 0.0
+    assert Mix().history_rate == 0.0
 
 
 def test_a_new_request_can_follow_an_answered_one_and_only_the_new_turn_is_trained():

@@ -12,9 +12,11 @@ def kinds(mix: Mix, n: int = 600) -> Counter:
     return Counter(gen.problem().kind for _ in range(n))
 
 
-def test_default_mix_draws_the_benchmark_kinds():
-    assert Recipe().mix == Mix()
+def test_the_default_mix_draws_the_benchmark_kinds_and_training_asks_for_more_of_the_hardest():
     assert (Mix().follow_up_weight, Mix().function_weight) == (KIND_WEIGHTS["follow_up"], KIND_WEIGHTS["function"])
+    trained = Recipe().mix
+    assert trained.follow_up_weight > Mix().follow_up_weight
+    assert trained.function_weight > Mix().function_weight
 
 
 def test_a_heavier_follow_up_weight_draws_more_follow_ups():

@@ -8,7 +8,8 @@ from tiny_gptoss import tiny_recipe
 
 
 def first_head_attention(margin: float, length: int = 40) -> torch.Tensor:
-    model = new_model(tiny_recipe(previous_token_margin=margin, hidden=64, heads=4, kv_heads=2), 500, "cpu")
+    model = new_model(tiny_recipe(previous_token_margin=margin, induction_margin=0.0, hidden=64, heads=4,
+                                  kv_heads=2), 500, "cpu")
     ids = torch.randint(0, 500, (1, length), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         return model(ids, output_attentions=True).attentions[0][0, 0]

@@ -1,13 +1,14 @@
 """The benchmark's held-out problems, and the corpora drawn with the documented `data` commands,
 stay exactly what they were: figures compare across checkpoints only on the same problems, and
-the shipped checkpoint's chain of runs (docs/nano.md) is reproducible only from the same
-corpora. A new knob of the mix must leave the default draws alone; a deliberate change to the
+the shipped checkpoint's training command (docs/nano.md) is reproducible only from the same
+corpus. A new knob of the mix must leave the default draws alone; a deliberate change to the
 data updates these fingerprints and says so in docs/nano.md."""
 
 import hashlib
 
 from inference.bench import held_out_problems
-from inference.nano.data import Generator, Mix
+from inference.nano.data import Generator
+from inference.nano.train import Recipe
 
 
 def fingerprint(problems) -> str:
@@ -17,10 +18,10 @@ def fingerprint(problems) -> str:
 
 
 def test_held_out_problems_are_unchanged():
-    assert fingerprint(held_out_problems(200)) == "8fa9b57b535b396e"
-    assert fingerprint(held_out_problems(200, after_an_exchange=True)) == "31b978af177696d0"
+    assert fingerprint(held_out_problems(200)) == "db4a990ca2df0fd1"
+    assert fingerprint(held_out_problems(200, after_an_exchange=True)) == "fee3566f6bdc9801"
 
 
-def test_a_documented_corpus_stream_is_unchanged():
-    gen = Generator("0:0", mix=Mix(history_rate=0.5))  # chunk 0 of `data --seed 0 --history-rate 0.5`
-    assert fingerprint([gen.problem() for _ in range(500)]) == "46c019da6b5350a9"
+def test_the_default_training_corpus_is_unchanged():
+    gen = Generator("0:0", mix=Recipe().mix)  # chunk 0 of `train`'s corpus with the default recipe
+    assert fingerprint([gen.problem() for _ in range(500)]) == "8e16506cb11aaab4"

@@ -15,9 +15,10 @@ Effort design (the same for every kind of problem); every analysis opens with
   without the tool.
 - medium: a plan that restates the request and writes the tool call's JSON verbatim, so the
   call that follows is a plain copy.
-- high: the plan (for builder tools, each phrase of the request paired with its argument
-  first), an estimate made before the call, and a second analysis message after the tool
-  result that checks the result against the estimate.
+- high: the plan, an estimate made before the call, and a second analysis message after the
+  tool result that checks the result against the estimate; for builder tools, a check of every
+  declared parameter instead of the estimate.
+Builder tools' analyses name the tool first and again last, right before the call.
 
 Held-out problems (benchmark) come from another seed; builder tools for the "unseen" test are
 drawn from name and parameter combinations that training never uses (`split`).
@@ -567,24 +568,24 @@ class Generator:
             request = self.rng.choice(["Please {v} the {w}.", "Can you {v} the {w}?", "{V} the {w}."]).format(
                 v=verb, V=verb.capitalize(), w=info["what"])
         # Medium and high write the call's JSON verbatim before making it, so the call is a plain
-        # copy; high first pairs each phrase of the request with its argument, a short local step
-        # instead of one long jump from the request to the JSON.
+        # copy. Every analysis ends with `Call NAME.`, so the call's header copies the name from
+        # the token before it, not from a hundred tokens back. High checks the declaration
+        # without writing the values again: every copy of a value is one more chance to slip.
         call_json = json.dumps(args)
+        said = f": {joined}" if parts else ""
         if effort == "low":
             plan = [analysis(f"Call {tool.name}.")]
         elif effort == "medium":
-            said = f": {joined}" if parts else ""
-            plan = [analysis(f"The user wants to {verb} the {info['what']}{said}. Plan: call {tool.name} with "
-                             f"{call_json}, then report the result.")]
+            plan = [analysis(f"Call {tool.name}. The user wants to {verb} the {info['what']}{said}. Plan: call it "
+                             f"with {call_json}, then report the result. Call {tool.name}.")]
         else:
-            pairs = "; ".join(f"{part} gives {json.dumps({p['name']: args[p['name']]})[1:-1]}"
-                              for part, p in zip(parts, mentioned)) or "no arguments"
-            checks = " ".join(f"{p['name']} is {TYPE_WORDS[p['kind']]} and the request gives "
-                              f"{json.dumps(args[p['name']])}." for p in mentioned) or "It needs no arguments."
-            plan = [analysis(f"The user wants to {verb} the {info['what']}. The developer declared "
-                             f"{tool.name} for this. From the request: {pairs}. Check against the "
-                             f"declaration: {checks} Plan: call {tool.name} with {call_json}, then report "
-                             "the result.")]
+            checks = " ".join(f"{p['name']} is {TYPE_WORDS[p['kind']]}, "
+                              + ("given." if p in mentioned else "optional and not given.")
+                              for p in info["params"])
+            plan = [analysis(f"Call {tool.name}. The user wants to {verb} the {info['what']}{said}, and the "
+                             f"developer declared it for this. Check against the declaration: "
+                             f"{checks or 'It takes no arguments.'} Plan: call it with {call_json}, then "
+                             f"report the result. Call {tool.name}.")]
         keys = self.rng.sample(RESULT_KEYS, self.rng.choice([1, 2]))
         result = {k: self.result_value() for k in keys}
         output = json.dumps(result)
