@@ -382,6 +382,7 @@ def previous_token_head(model, margin: float) -> None:
     positional_head(model, margin, head=0, back=1)
 
 
+@torch.no_grad()
 def positional_head(model, margin: float, head: int, back: int) -> None:
     """Make layer 0's `head` attend to the token `back` positions before its own.
 
@@ -444,14 +445,15 @@ def induction_head(model, margin: float, own_margin: float, generator: torch.Gen
         projection.bias[:head_dim] = 0
     second.q_proj.weight[dims] = own.T
     second.k_proj.weight[dims] = previous.T
-    stretch = torch.randint(0, inner.embed_tokens.num_embeddings, (96,), generator=generator)
-    noise = torch.randint(0, inner.embed_tokens.num_embeddings, (96,), generator=generator)
-    ids = torch.cat([noise[:64], stretch, noise[64:], stretch])[None]
+    length, lead, gap = 96, 64, 32  # random ids, a stretch, random ids, the stretch again
+    stretch = torch.randint(0, inner.embed_tokens.num_embeddings, (length,), generator=generator)
+    noise = torch.randint(0, inner.embed_tokens.num_embeddings, (lead + gap,), generator=generator)
+    ids = torch.cat([noise[:lead], stretch, noise[lead:], stretch])[None]
     x = second_layer_input(model, ids)
     scores = second.q_proj(x)[:, :head_dim] @ second.k_proj(x)[:, :head_dim].T
     scores = scores * second.scaling * inner.rotary_emb.attention_scaling ** 2
-    later = torch.arange(ids.shape[1] - 95, ids.shape[1])  # the repeat's tokens after its first
-    matches = scores[later, later - 96 - 32 + 1]  # ... and what followed them the first time
+    later = torch.arange(ids.shape[1] - length + 1, ids.shape[1])  # the repeat's tokens after its first
+    matches = scores[later, later - length - gap + 1]  # ... and what followed them the first time
     causal = torch.ones_like(scores, dtype=torch.bool).tril()[later]
     gain = (margin / float(matches.mean() - scores[later][causal].mean())) ** 0.5
     second.q_proj.weight[dims] *= gain
