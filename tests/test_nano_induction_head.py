@@ -9,9 +9,10 @@ from inference.nano.train import new_model
 from tiny_gptoss import tiny_recipe
 
 VOCAB = 500
+LENGTH = 40  # of the repeated stretch
 
 
-def repeated_stretch(length: int = 40, gap: int = 30) -> tuple[torch.Tensor, int]:
+def repeated_stretch(length: int = LENGTH, gap: int = 30) -> tuple[torch.Tensor, int]:
     """Random ids, then a stretch, more random ids and the stretch again; and the stretch's
     distance from its first to its second occurrence."""
     g = torch.Generator().manual_seed(3)
@@ -30,7 +31,7 @@ def on_what_followed(margin: float) -> torch.Tensor:
     ids, distance = repeated_stretch()
     with torch.no_grad():
         attention = model(ids, output_attentions=True).attentions[1][0, 0]
-    rows = torch.arange(ids.shape[1] - 39, ids.shape[1])
+    rows = torch.arange(ids.shape[1] - LENGTH + 1, ids.shape[1])
     return attention[rows, rows - distance + 1]
 
 

@@ -395,14 +395,19 @@ def positional_head(model, margin: float, head: int, back: int) -> None:
     head_dim = attention.head_dim
     angles = inner.rotary_emb.inv_freq.float()
     half = head_dim // 2
-    scale = attention.scaling * inner.rotary_emb.attention_scaling ** 2  # cos and sin carry it, on q and k
-    s = (margin / (scale * float((1 - torch.cos(angles)).sum()))) ** 0.5
+    s = (margin / (logit_scale(model, attention) * float((1 - torch.cos(angles)).sum()))) ** 0.5
     query, key = torch.zeros(head_dim), torch.zeros(head_dim)
     key[:half] = s
     query[:half], query[half:] = s * torch.cos(back * angles), -s * torch.sin(back * angles)
     kv_head = head // (attention.config.num_attention_heads // attention.config.num_key_value_heads)
     attention.q_proj.bias[head * head_dim:(head + 1) * head_dim] = query
     attention.k_proj.bias[kv_head * head_dim:(kv_head + 1) * head_dim] = key
+
+
+def logit_scale(model, attention) -> float:
+    """What a query-key dot product is multiplied by in the attention logits: the head's scaling,
+    and YaRN's attention scaling, which cos and sin carry on both the query and the key."""
+    return attention.scaling * model.model.rotary_emb.attention_scaling ** 2
 
 
 REACH = 1024  # positions an induction match spans: longer than the corpus's conversations
@@ -451,7 +456,7 @@ def induction_head(model, margin: float, own_margin: float, generator: torch.Gen
     ids = torch.cat([noise[:lead], stretch, noise[lead:], stretch])[None]
     x = second_layer_input(model, ids)
     scores = second.q_proj(x)[:, :head_dim] @ second.k_proj(x)[:, :head_dim].T
-    scores = scores * second.scaling * inner.rotary_emb.attention_scaling ** 2
+    scores = scores * logit_scale(model, second)
     later = torch.arange(ids.shape[1] - length + 1, ids.shape[1])  # the repeat's tokens after its first
     matches = scores[later, later - length - gap + 1]  # ... and what followed them the first time
     causal = torch.ones_like(scores, dtype=torch.bool).tril()[later]
