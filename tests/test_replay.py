@@ -1,16 +1,18 @@
 """A stored turn replays as the frames it was streamed as: the same frame types in the same
-order, the same text per message (deltas merged), the same tool frames and turn.done."""
+order, the same text per message (deltas merged), the same tool frames and turn.done. The turn
+is run and stored by the worker's own code (`webapp.chat.tasks`) on a scripted engine, and
+what it streamed is read back from the turn's frame log."""
 
 from __future__ import annotations
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from inference import events, harmony
-from inference.turn import run_turn
+from inference import events
 from tests.scripted_engine import ScriptedEngine, calculator_call, final_answer
-from webapp.chat.frames import harmony_settings
+from webapp.chat import live, tasks
 from webapp.chat.models import Conversation, Message, Turn
 from webapp.chat.replay import turn_frames
 
@@ -24,38 +26,24 @@ def make_turn(settings=None, status="queued", **fields) -> Turn:
                                effort="high", settings=settings or {}, status=status, **fields)
 
 
-def stream_and_store(turn: Turn, engine: ScriptedEngine, settings: harmony.TurnSettings):
-    """Run the real turn loop, keep its frames, and store the turn the way the worker does:
-    every message with its call id (the call and the tool's answer) and tool time."""
-    frames = []
-    turn.status, turn.started_at = "running", timezone.now()
-    frames.append(events.turn_queued(turn.request_id, turn.conversation_id, turn.id, 0))
-    result = run_turn(engine, [harmony.Msg(role="user", text=turn.user_text)], settings,
-                      frames.append, turn_id=turn.id, queue_ms=1.0, worker="w1")
-    calls = {f["index"]: f["call_id"] for f in frames if f["type"] == "tool.call"}
-    results = {f["call_id"]: f["ms"] for f in frames if f["type"] == "tool.result"}
-    call_id = None
-    for m in result.messages:
-        if m.role == "assistant" and m.index in calls:
-            call_id = calls[m.index]
-            Message.objects.create(turn=turn, index=m.index, role=m.role, channel=m.channel,
-                                   recipient=m.recipient, content_type=m.content_type, text=m.text,
-                                   token_ids=m.token_ids, tokens=len(m.token_ids), call_id=call_id)
-        else:
-            is_answer = m.role == "tool"
-            Message.objects.create(turn=turn, index=m.index, role=m.role, author=m.author,
-                                   channel=m.channel, recipient=m.recipient,
-                                   content_type=m.content_type, text=m.text, token_ids=m.token_ids,
-                                   tokens=len(m.token_ids), call_id=call_id if is_answer else None,
-                                   tool_ms=results.get(call_id) if is_answer else None)
-    turn.status = result.status
-    turn.model, turn.device, turn.worker = engine.model_name, engine.device, "w1"
-    turn.metrics, turn.error = result.metrics, result.error
-    if result.pending_call:
-        pc = result.pending_call
-        turn.pending_call = {"call_id": pc.call_id, "name": pc.name, "arguments": pc.arguments}
-    turn.save()
-    return frames
+@pytest.fixture
+def stream_and_store(monkeypatch, live_state):
+    """`stream_and_store(turn, engine)`: the worker runs the queued turn on `engine` and stores
+    it (webapp.chat.tasks, TurnSink included); returns the frames it streamed: turn.queued (the
+    consumer's) and then the turn's frame log, without `seq`."""
+    def run(turn: Turn, engine: ScriptedEngine) -> list[dict]:
+        monkeypatch.setattr(tasks, "_engine", engine)
+        tasks.execute(turn.id, "w1", resume=False)
+
+        async def read():
+            client = live.async_client()
+            try:
+                return await live.logged_frames(client, turn.id)
+            finally:
+                await client.aclose()
+        logged = [{k: v for k, v in f.items() if k != "seq"} for f in async_to_sync(read)()]
+        return [events.turn_queued(turn.request_id, turn.conversation_id, turn.id, 0)] + logged
+    return run
 
 
 def merged(frames):
@@ -72,12 +60,12 @@ def merged(frames):
     return out
 
 
-def test_completed_turn_with_calculator_call_replays_as_streamed():
+def test_completed_turn_with_calculator_call_replays_as_streamed(stream_and_store):
     turn = make_turn(settings={"builtin_tools": ["calculator"]})
     engine = ScriptedEngine(calculator_call("12 * 34"),
                             "<|channel|>analysis<|message|>It is 408.<|end|>"
                             "<|start|>assistant" + final_answer("**408**"))
-    streamed = stream_and_store(turn, engine, harmony_settings("high", turn.settings))
+    streamed = stream_and_store(turn, engine)
 
     replayed = turn_frames(Turn.objects.get(id=turn.id))
 
@@ -89,13 +77,13 @@ def test_completed_turn_with_calculator_call_replays_as_streamed():
         {"analysis", "commentary", "final"}
 
 
-def test_turn_awaiting_a_builder_function_replays_with_tool_awaiting():
+def test_turn_awaiting_a_builder_function_replays_with_tool_awaiting(stream_and_store):
     tools = [{"name": "get_weather", "description": "Weather", "parameters": None}]
     turn = make_turn(settings={"tools": tools})
     engine = ScriptedEngine(
         '<|channel|>commentary to=functions.get_weather <|constrain|>json'
         '<|message|>{"city": "Oslo"}<|call|>')
-    streamed = stream_and_store(turn, engine, harmony_settings("medium", turn.settings))
+    streamed = stream_and_store(turn, engine)
 
     replayed = turn_frames(Turn.objects.get(id=turn.id))
 
