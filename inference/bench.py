@@ -56,8 +56,28 @@ def with_effort(problem: Problem, effort: str):
     return problem.prompt, settings
 
 
+MINUS_SIGNS = "-\u2212"  # ASCII hyphen-minus and U+2212 MINUS SIGN
+
+
 def contains_number(text: str, number: str) -> bool:
-    return re.search(rf"(?<![\d.]){re.escape(number)}(?![\d]|\.\d)", text) is not None
+    """Whether `text` states `number` (as the benchmark's answers are written: digits, a leading
+    minus when negative, a decimal part when not whole) as a number of its own. Not when it is
+    only a part of another number: 1408, 4080, 408.5, 3.408, the negative -408 (`-` right before
+    the digits, not after a digit as in `412-4`), or a group of a number written with thousands
+    separators (1,408, 408,000). The number itself may be written with them (10,349) and with
+    a U+2212 minus sign."""
+    negative = number.startswith("-")
+    whole, dot, fraction = number.lstrip("-").partition(".")
+    spellings = [whole]
+    if len(whole) > 3:
+        head = len(whole) % 3 or 3
+        spellings.append(",".join([whole[:head]] + [whole[i:i + 3] for i in range(head, len(whole), 3)]))
+    digits = "(?:" + "|".join(map(re.escape, spellings)) + ")" + (re.escape(dot + fraction) if dot else "")
+    if negative:
+        before = rf"(?<![\d.,])[{MINUS_SIGNS}]"
+    else:  # a minus sign right before the digits makes them another (negative) number
+        before = rf"(?<![\d.])(?<!\d,)(?:(?<=\d[{MINUS_SIGNS}])|(?<![{MINUS_SIGNS}]))"
+    return re.search(before + digits + r"(?!\d|[.,]\d)", text) is not None
 
 
 def run_problem(engine, problem: Problem, effort: str, turn_id: str) -> dict:
