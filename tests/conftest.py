@@ -7,7 +7,9 @@ Tests talk to the real Redis of the machine, on the database TEST_REDIS_URL name
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 
 import pytest
@@ -99,7 +101,28 @@ class Socket:
         return await self.comm.receive_json_from(timeout=timeout)
 
     async def nothing(self, timeout: float = 0.3) -> bool:
+        """No frame arrives within `timeout` s: for checking that something does *not* come,
+        never for deciding that what should come is over (`take`, `until_type`)."""
         return await self.comm.receive_nothing(timeout=timeout)
+
+    async def take(self, count: int, deadline: float = 30) -> list[dict]:
+        """The next `count` frames, however slowly they come (up to `deadline` s in all)."""
+        return await self._until(lambda frames: len(frames) == count, deadline, f"{count} frames")
+
+    async def until_type(self, kind: str, deadline: float = 30) -> list[dict]:
+        """Frames up to and including the next one of type `kind` (up to `deadline` s in all)."""
+        return await self._until(lambda frames: bool(frames) and frames[-1]["type"] == kind,
+                                 deadline, f"a {kind} frame")
+
+    async def _until(self, done, deadline: float, what: str) -> list[dict]:
+        frames = []
+        give_up = time.monotonic() + deadline
+        while not done(frames):
+            try:
+                frames.append(await self.recv(timeout=max(give_up - time.monotonic(), 0.01)))
+            except asyncio.TimeoutError:
+                pytest.fail(f"waited {deadline} s for {what}; got {frames}")
+        return frames
 
     async def close(self):
         await self.comm.disconnect()

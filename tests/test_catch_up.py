@@ -24,26 +24,22 @@ async def publish(turn_id, frame):
     await client.aclose()
 
 
-async def drain(socket) -> list[dict]:
-    got = []
-    while not await socket.nothing(0.3):
-        got.append(await socket.recv())
-    return got
-
-
-def subscribe_around(socket, turn_id, later, earlier=()):
-    """Publish `earlier` to the turn's log, open the socket, send turn.subscribe and collect the
-    catch-up, then publish `later` and collect what arrives live. Returns (caught_up, live)."""
+def subscribe_around(socket, turn_id, later, earlier=(), *, catch_up, live_frames=1):
+    """Publish `earlier` to the turn's log, open the socket, send turn.subscribe and receive the
+    catch-up (`await catch_up(socket)`: as many frames as expected, or up to the frame that
+    ends it), then publish `later` and receive `live_frames` frames live; nothing else may
+    arrive. Returns (caught_up, live)."""
     async def scenario():
         for frame in earlier:
             await publish(turn_id, frame)
         assert await socket.open()
         await socket.send({"type": "turn.subscribe", "turn_id": turn_id})
-        caught_up = await drain(socket)
+        caught_up = await catch_up(socket)
         await publish(turn_id, later)
-        live_frames = await drain(socket)
+        live_got = await socket.take(live_frames)
+        assert await socket.nothing(), "nothing more than expected arrives"
         await socket.close()
-        return caught_up, live_frames
+        return caught_up, live_got
     return async_to_sync(scenario)()
 
 
@@ -54,7 +50,8 @@ def test_a_running_turn_is_sent_from_its_log_then_live(ada, socket_for):
                 events.message_start(turn.id, 0, "assistant", "analysis", None, None),
                 events.message_delta(turn.id, 0, "Thinking")]
     caught_up, live_frames = subscribe_around(
-        socket_for(ada), turn.id, events.message_delta(turn.id, 0, " harder"), streamed)
+        socket_for(ada), turn.id, events.message_delta(turn.id, 0, " harder"), streamed,
+        catch_up=lambda socket: socket.take(1 + len(streamed)))
 
     assert caught_up[0] == events.turn_queued("r9", turn.conversation_id, turn.id, 0)
     assert caught_up[1:] == [{**f, "seq": n} for n, f in enumerate(streamed)]
@@ -65,7 +62,8 @@ def test_a_queued_turn_gets_its_position_then_the_workers_frames(ada, socket_for
     turn_of(ada)  # ahead in the queue
     turn = turn_of(ada)
     caught_up, live_frames = subscribe_around(
-        socket_for(ada), turn.id, events.turn_started(turn.id, "nano", "cpu", "w"))
+        socket_for(ada), turn.id, events.turn_started(turn.id, "nano", "cpu", "w"),
+        catch_up=lambda socket: socket.take(1))
     assert caught_up == [events.turn_queued("r9", turn.conversation_id, turn.id, 1)]
     assert [f["type"] for f in live_frames] == ["turn.started"]
 
@@ -78,7 +76,8 @@ def test_an_awaiting_turn_is_rebuilt_from_the_database_and_followed(ada, socket_
     # what the worker published before the pause
     before_pause = [events.message_delta(turn.id, 0, str(n)) for n in range(4)]
     caught_up, live_frames = subscribe_around(
-        socket_for(ada), turn.id, events.turn_started(turn.id, "nano", "cpu", "w2"), before_pause)
+        socket_for(ada), turn.id, events.turn_started(turn.id, "nano", "cpu", "w2"), before_pause,
+        catch_up=lambda socket: socket.until_type("tool.awaiting"))
     assert [f["type"] for f in caught_up] == [
         "turn.queued", "turn.started", "message.start", "message.delta", "message.end",
         "tool.call", "tool.awaiting"]
@@ -91,7 +90,8 @@ def test_a_finished_turn_is_replayed_and_not_followed(ada, socket_for):
     Message.objects.create(turn=turn, index=0, role="assistant", channel="final", text="Hello.",
                            tokens=2)
     caught_up, after = subscribe_around(
-        socket_for(ada), turn.id, events.message_delta(turn.id, 0, "late"))
+        socket_for(ada), turn.id, events.message_delta(turn.id, 0, "late"),
+        catch_up=lambda socket: socket.until_type("turn.done"), live_frames=0)
     assert caught_up[-1] == events.turn_done(turn.id, "completed", metrics)
     assert [f.get("text") for f in caught_up if f["type"] == "message.delta"] == ["Hello."]
     assert after == []

@@ -96,9 +96,7 @@ def test_the_owner_can_follow_and_cancel_their_own_turns(make_user, socket_for, 
     async def scenario():
         assert await ada.open()
         await ada.send({"type": "turn.subscribe", "turn_id": awaiting.id})
-        replay = []
-        while not await ada.nothing(0.3):
-            replay.append(await ada.recv())
+        replay = await ada.until_type("tool.awaiting")
         await ada.send({"type": "turn.cancel", "turn_id": queued.id})
         done = await ada.recv()
         await ada.close()

@@ -64,9 +64,8 @@ def test_subscribing_to_a_turn_whose_worker_died_ends_it(running, socket_for):
     async def scenario():
         assert await socket.open()
         await socket.send({"type": "turn.subscribe", "turn_id": dead.id})
-        frames = []
-        while not await socket.nothing(0.3):
-            frames.append(await socket.recv())
+        frames = await socket.until_type("turn.done")
+        assert await socket.nothing(), "nothing after turn.done"
         await socket.close()
         return frames
     frames = async_to_sync(scenario)()
