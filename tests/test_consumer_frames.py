@@ -7,6 +7,7 @@ import json
 import pytest
 from asgiref.sync import async_to_sync
 
+from webapp.chat import live
 from webapp.chat.models import Turn
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -114,9 +115,22 @@ def test_an_empty_builtin_tools_list_turns_the_built_in_tools_off(socket):
     assert Turn.objects.get().settings["builtin_tools"] == []
 
 
-def test_too_many_turns_a_minute_are_rate_limited(socket, settings):
+def test_too_many_turns_a_minute_are_rate_limited_until_the_next_minute(make_user, socket_for,
+                                                                        settings, monkeypatch):
     settings.CHAT_TURNS_PER_MINUTE = 2
-    got = socket.exchange(create(), create(), create(request_id="third"))
+    minute = 30_000_000 * 60  # the test's clock, never the machine's: no minute ends mid-test
+    clock = [minute + 30.0]
+    monkeypatch.setattr(live, "now", lambda: clock[0])
+    ada = make_user("ada")
+    got = socket_for(ada).exchange(create(), create(), create(request_id="third"))
     assert [g["type"] for g in got] == ["turn.queued", "turn.queued", "error"]
     assert got[2]["code"] == "rate_limited" and got[2]["request_id"] == "third"
     assert Turn.objects.count() == 2
+
+    clock[0] = minute + 59.5  # still the same minute
+    [late] = socket_for(ada).exchange(create(request_id="late"))
+    assert late["code"] == "rate_limited"
+    clock[0] = minute + 60.0  # the next minute starts afresh
+    again = socket_for(ada).exchange(create(), create())
+    assert [g["type"] for g in again] == ["turn.queued"] * 2
+    assert Turn.objects.count() == 4

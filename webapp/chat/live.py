@@ -71,9 +71,14 @@ async def request_cancel(client, turn_id: int) -> None:
     await client.set(key(turn_id, "cancel"), 1, ex=CANCEL_TTL_S)
 
 
+def now() -> float:
+    """Wall-clock seconds, the rate counter's clock (a test replaces it to stop the minute)."""
+    return time.time()
+
+
 async def count_turn_started(client, user_id: int) -> int:
     """Turns this user started in the current minute, this one included."""
-    minute = int(time.time() // 60)
+    minute = int(now() // 60)
     name = rate_key(user_id, minute)
     count = await client.incr(name)
     if count == 1:
