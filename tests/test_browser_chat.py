@@ -188,7 +188,8 @@ def test_chat_in_the_browser_streams_stops_and_reloads_as_stored(site, browser_p
     # reload: both turns as stored, drawn exactly as streamed
     page.reload()
     expect(page.locator(".turn")).to_have_count(2)
-    page.wait_for_timeout(300)  # the final answers render on the next animation frame
+    # the final answers render on the next animation frame
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
     stored = drawn_turns(page)
     assert stored == streamed
     assert (stored[1]["analysis"] or stored[1]["tools"] or stored[1]["final"]), "what it had"

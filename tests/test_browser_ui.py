@@ -69,6 +69,12 @@ def page():
         assert not errors, errors
 
 
+def after_the_next_frame(page):
+    """Returns once the page has drawn a frame since this call: the turn view draws its final
+    answer in a requestAnimationFrame callback, which runs before the one asked for here."""
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
 def metrics(**over):
     base = {"queue_ms": 3.0, "prefill_ms": 40.0, "ttft_ms": 45.0, "time_to_final_ms": 300.0,
             "total_ms": 520.0, "prompt_tokens": 120, "output_tokens": 60,
@@ -184,7 +190,7 @@ def test_turn_view_fills_the_three_panes_and_the_metrics(page):
     page.evaluate("(f) => feed(f)", frames[15:] + [
         {"type": "message.end", "turn_id": 7, "index": 3, "tokens": 8},
         {"type": "turn.done", "turn_id": 7, "status": "completed", "error": None, "metrics": metrics()}])
-    page.wait_for_timeout(50)  # the final answer is rendered on the next animation frame
+    after_the_next_frame(page)  # the final answer is rendered on the next animation frame
     s = state(page)
     assert s["status"] == "completed" and s["chip"] == "Completed"
     assert s["final"] == '<div class="final-msg"><p>12 × 34 = <strong>408</strong></p></div>'
@@ -274,10 +280,10 @@ def test_a_catch_up_replay_after_clear_draws_the_same_turn(page):
     page.evaluate("() => makeTurn({ turnId: 7 })")
     frames = frames_until_final()
     page.evaluate("(f) => feed(f)", frames)
-    page.wait_for_timeout(50)
+    after_the_next_frame(page)
     before = state(page)
     page.evaluate("(f) => { view.clear(); feed(f); }", frames)
-    page.wait_for_timeout(50)
+    after_the_next_frame(page)
     assert state(page) == before
     assert page.evaluate("view.el.querySelectorAll('.tool-call').length") == 1
 
