@@ -80,6 +80,23 @@ def test_worker_consumes_the_gpu_queue_on_a_solo_pool_of_the_celery_app():
     assert "--pool=solo" in cmd and "--concurrency=1" in cmd  # no fork after CUDA
 
 
+def test_the_worker_signals_are_connected_by_the_modules_the_worker_loads():
+    """In a fresh interpreter, as `celery -A webapp worker` starts: the app's autodiscovery
+    alone connects the handlers that load the model and sweep the turns of dead workers."""
+    script = (
+        "from celery.signals import worker_process_init, worker_ready\n"
+        "from webapp import celery_app\n"
+        "celery_app.loader.import_default_modules()\n"
+        "for signal in (worker_process_init, worker_ready):\n"
+        "    print(*sorted(f'{r().__module__}.{r().__name__}' for _, r in signal.receivers if r()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["webapp.chat.worker.load_model_at_start",
+                                        "webapp.chat.worker.fail_turns_of_dead_workers"]
+
+
 def test_worker_reserves_a_gpu_and_mounts_its_model_read_only():
     worker = SERVICES["worker"]
     [device] = worker["deploy"]["resources"]["reservations"]["devices"]

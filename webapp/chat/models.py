@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from inference import harmony
 from inference.harmony import EFFORTS
 
 TITLE_CHARS = 80
@@ -45,6 +46,8 @@ class Turn(models.Model):
         LENGTH = "length"
 
     FINISHED = (Status.COMPLETED, Status.CANCELLED, Status.FAILED, Status.LENGTH)
+    # turns that ended with an answer (or were stopped): what later turns of the conversation see
+    IN_HISTORY = (Status.COMPLETED, Status.LENGTH, Status.CANCELLED)
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
     request_id = models.CharField(max_length=100, blank=True)
@@ -84,6 +87,34 @@ class Turn(models.Model):
                                                                  id__lt=self.id)
         return Turn.objects.filter(ahead, status=Turn.Status.QUEUED).count()
 
+    def history(self) -> list[harmony.Msg]:
+        """Earlier turns of the conversation that ended with an answer (or were stopped), each
+        as its user message and stored messages; of a turn regenerated several times only the
+        latest version counts, and a regeneration continues the history its original had."""
+        before = self.regenerated_from_id or self.id
+        earlier = list(self.conversation.turns.filter(id__lt=before).order_by("id"))
+        parent = {t.id: t.regenerated_from_id for t in earlier}
+
+        def root(turn_id):
+            while parent.get(turn_id):
+                turn_id = parent[turn_id]
+            return turn_id
+
+        latest = {}
+        for t in earlier:
+            if t.status in self.IN_HISTORY:
+                latest[root(t.id)] = t
+        kept = sorted(latest.values(), key=lambda t: t.id)
+        stored = Message.objects.filter(turn__in=kept).order_by("turn_id", "index")
+        by_turn = {}
+        for m in stored:
+            by_turn.setdefault(m.turn_id, []).append(m.as_msg())
+        msgs = []
+        for t in kept:
+            msgs.append(harmony.Msg(role="user", text=t.user_text))
+            msgs += by_turn.get(t.id, [])
+        return msgs
+
 
 class Message(models.Model):
     """One harmony message of a turn, as the model (or a tool) wrote it."""
@@ -107,3 +138,9 @@ class Message(models.Model):
 
     def __str__(self):
         return f"{self.turn_id}#{self.index} {self.role}/{self.channel}"
+
+    def as_msg(self) -> harmony.Msg:
+        """The message as the renderer takes it."""
+        return harmony.Msg(role=self.role, text=self.text, channel=self.channel,
+                           recipient=self.recipient, content_type=self.content_type,
+                           author=self.author)

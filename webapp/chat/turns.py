@@ -93,6 +93,22 @@ def create_turn(user, request: TurnRequest) -> tuple[Turn, int]:
     return turn, turn.queue_position()
 
 
+def claim(turn_id: int, hostname: str, resume: bool) -> Turn | None:
+    """Queued → running, atomically: a redelivered or duplicate task gets None. A resume
+    task claims only a turn whose tool output has arrived, a first run only one without a
+    pending call."""
+    queued = Turn.objects.filter(id=turn_id, status=Turn.Status.QUEUED)
+    queued = (queued.filter(pending_call__has_key="output") if resume
+              else queued.filter(pending_call__isnull=True))
+    if not queued.update(status=Turn.Status.RUNNING, worker=hostname):
+        return None
+    turn = Turn.objects.select_related("conversation").get(id=turn_id)
+    if turn.started_at is None:
+        turn.started_at = timezone.now()
+        turn.save(update_fields=["started_at"])
+    return turn
+
+
 def cancel_idle(user, turn_id: int) -> tuple[Turn, dict | None]:
     """Cancel a turn no worker holds (queued or awaiting) and return its turn.done; for a
     running turn return None: the worker stops at the flag and sends turn.done itself."""
