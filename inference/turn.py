@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import events, harmony
-from .stream import HarmonyStream, ParsedMessage
+from .parser import HarmonyStream, ParsedMessage
 from .tools import UnknownTool, registry
 
 MAX_TOOL_ROUNDS = 8
