@@ -22,11 +22,11 @@ from pathlib import Path
 
 from . import harmony
 from .engine import Engine
+from .events import CHANNELS
 from .nano.data import OUT_OF_DOMAIN_HELD_OUT, Generator, Problem, has_no_history, is_letter_code
 from .turn import run_turn
 
 HELD_OUT_SEED = 1_000_003  # problem i is seeded "held-out:<seed>:<i>"; training, "<seed>:<chunk>"
-CHANNELS = ("analysis", "commentary", "final")
 
 
 def held_out_problems(n: int, seed: int = HELD_OUT_SEED, after_an_exchange: bool = False) -> list[Problem]:

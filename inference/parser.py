@@ -23,10 +23,10 @@ import re
 from dataclasses import dataclass, field
 
 from . import events, harmony, vocab
+from .events import CHANNELS
 from .harmony import CALL, CHANNEL, CONSTRAIN, END, MESSAGE, RETURN, SPECIAL_NAMES, START
 
 ROLES = ("assistant", "user", "system", "developer", "tool")
-CHANNELS = ("analysis", "commentary", "final")
 UNPARSED = "unparsed"
 # Bare content-type words a header may carry (`commentary json`); anything after
 # `<|constrain|>` is a content type too.

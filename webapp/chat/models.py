@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from inference import harmony
+from inference import events, harmony
 from inference.harmony import EFFORTS
 
 TITLE_CHARS = 80
@@ -86,6 +86,18 @@ class Turn(models.Model):
         ahead = models.Q(queued_at__lt=self.queued_at) | models.Q(queued_at=self.queued_at,
                                                                  id__lt=self.id)
         return Turn.objects.filter(ahead, status=Turn.Status.QUEUED).count()
+
+    def protocol_metrics(self, **known) -> dict:
+        """Every protocol metric (docs/protocol.md: figures that do not apply are null): what
+        was stored (at a pause, or when the turn ended), the turn's effort, model and device
+        where the stored ones lack them, then `known`."""
+        metrics = {key: None for key in events.METRIC_KEYS}
+        metrics.update(self.metrics or {})
+        metrics["effort"] = metrics["effort"] or self.effort
+        metrics["model"] = metrics["model"] or self.model or None
+        metrics["device"] = metrics["device"] or self.device or None
+        metrics.update(known)
+        return metrics
 
     def history(self) -> list[harmony.Msg]:
         """Earlier turns of the conversation that ended with an answer (or were stopped), each

@@ -19,16 +19,6 @@ def tool_name(recipient: str) -> str:
     return recipient.removeprefix("functions.")
 
 
-def metrics_of(turn) -> dict:
-    """Every protocol metric key, null where the turn never got that far."""
-    stored = turn.metrics or {}
-    metrics = {key: stored.get(key) for key in events.METRIC_KEYS}
-    metrics.update(stored)
-    if metrics["effort"] is None:
-        metrics["effort"] = turn.effort
-    return metrics
-
-
 def message_frames(turn_id, message) -> list[dict]:
     start = events.message_start(turn_id, message.index, message.role, message.channel,
                                  message.recipient, message.content_type)
@@ -66,5 +56,5 @@ def turn_frames(turn) -> list[dict]:
         call = turn.pending_call
         frames.append(events.tool_awaiting(turn_id, call["call_id"], call["name"], call["arguments"]))
     elif turn.status in events.STATUSES:
-        frames.append(events.turn_done(turn_id, turn.status, metrics_of(turn), turn.error))
+        frames.append(events.turn_done(turn_id, turn.status, turn.protocol_metrics(), turn.error))
     return frames

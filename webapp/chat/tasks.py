@@ -72,7 +72,7 @@ def run(turn: Turn, hostname: str, resume: bool) -> None:
         log.exception("turn %s failed", turn.id)
         code = "internal_error" if worker.engine_loaded() else "model_unavailable"
         parsed, status, pending_call = [], Turn.Status.FAILED.value, None
-        metrics = turns.base_metrics(turn, queue_ms=queue_ms)
+        metrics = turn.protocol_metrics(queue_ms=queue_ms)
         error = events.error_info(code, f"{type(exc).__name__}: {exc}")
         sink.held = [events.turn_done(turn.id, status, metrics, error)]
     with transaction.atomic():
