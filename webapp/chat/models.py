@@ -1,7 +1,7 @@
 """Storage of conversations, turns and their harmony messages.
 
 A turn's row is the truth about it: the worker writes each message as it ends and the turn
-when it stops; the stream a browser sees is a view of the same data (PROTOCOL.md).
+when it stops; the stream a browser sees is a view of the same data (docs/protocol.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Rebuild the protocol frames of a stored turn from the database.
 
 The browser renders stored turns with the same code that renders live ones: it feeds
-these frames to the same view. The database row is the truth (PROTOCOL.md: delivery on
+these frames to the same view. The database row is the truth (docs/protocol.md: delivery on
 the channel layer is at-most-once), so a reconnecting client also catches up from here.
 Each stored message becomes one `message.start`, one `message.delta` with its whole text
 (the concatenation of the deltas that were streamed) and one `message.end`; tool frames
