@@ -165,11 +165,22 @@ def cell(value) -> str:
     return f"{value:.3f}" if isinstance(value, float) and value <= 1 else str(value)
 
 
-def chart(summary: dict, path: Path, title: str) -> None:
-    import matplotlib
-
+def pyplot():
+    """matplotlib's pyplot, drawing to files; matplotlib is the `bench` extra, not a runtime
+    dependency."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError("the benchmark draws its chart with matplotlib, which is not installed: "
+                          "pip install -e '.[bench]'") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def chart(summary: dict, path: Path, title: str) -> None:
+    plt = pyplot()
 
     efforts = list(summary)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
@@ -212,6 +223,10 @@ def main(argv=None) -> int:
         parser.error(f"efforts must be among {', '.join(harmony.EFFORTS)}")
     if args.n < 1:
         parser.error("--n must be at least 1")
+    try:
+        pyplot()  # before the run, not after it
+    except ImportError as exc:
+        parser.error(str(exc))
     started = time.time()
     engine = Engine.load(args.model, args.device)
     problems = held_out_problems(args.n, args.seed, args.after_an_exchange)

@@ -154,3 +154,18 @@ def test_the_image_holds_what_the_commands_need():
     assert "PYTHONPATH=/app" in dockerfile and "WORKDIR /app" in dockerfile
     assert SERVICES["web"]["build"] == "."
     assert SERVICES["worker"]["image"] == SERVICES["web"]["image"]
+
+
+def test_the_image_installs_the_runtime_dependencies_only():
+    """The Dockerfile installs pyproject's `dependencies` and no extra: the benchmark's chart
+    library (the `bench` extra) and the test tools stay out of the image."""
+    import tomllib
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "['project']['dependencies']" in dockerfile
+    assert "optional-dependencies" not in dockerfile and ".[" not in dockerfile
+    runtime = {re.split(r"[=<>\[ ]", d)[0] for d in project["dependencies"]}
+    assert "matplotlib" not in runtime and "pytest" not in runtime
+    assert any(d.startswith("matplotlib") for d in project["optional-dependencies"]["bench"])
+    assert "gptoss-chat[bench]" in project["optional-dependencies"]["test"], "make test installs it"
