@@ -101,7 +101,7 @@ class TextPrinter:
 
 
 def cmd_parse(args) -> int:
-    from .stream import HarmonyStream
+    from .parser import HarmonyStream
 
     completion = read_completion(args.file)
     if completion.lstrip().startswith(PROMPT_TAIL):  # a log that kept the prompt's tail

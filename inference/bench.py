@@ -22,11 +22,11 @@ from pathlib import Path
 
 from . import harmony
 from .engine import Engine
+from .events import CHANNELS
 from .nano.data import OUT_OF_DOMAIN_HELD_OUT, Generator, Problem, has_no_history, is_letter_code
 from .turn import run_turn
 
 HELD_OUT_SEED = 1_000_003  # problem i is seeded "held-out:<seed>:<i>"; training, "<seed>:<chunk>"
-CHANNELS = ("analysis", "commentary", "final")
 
 
 def held_out_problems(n: int, seed: int = HELD_OUT_SEED, after_an_exchange: bool = False) -> list[Problem]:
@@ -185,11 +185,22 @@ def cell(value) -> str:
     return f"{value:.3f}" if isinstance(value, float) and value <= 1 else str(value)
 
 
-def chart(summary: dict, path: Path, title: str) -> None:
-    import matplotlib
-
+def pyplot():
+    """matplotlib's pyplot, drawing to files; matplotlib is the `bench` extra, not a runtime
+    dependency."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError("the benchmark draws its chart with matplotlib, which is not installed: "
+                          "pip install -e '.[bench]'") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def chart(summary: dict, path: Path, title: str) -> None:
+    plt = pyplot()
 
     efforts = list(summary)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
@@ -232,6 +243,10 @@ def main(argv=None) -> int:
         parser.error(f"efforts must be among {', '.join(harmony.EFFORTS)}")
     if args.n < 1:
         parser.error("--n must be at least 1")
+    try:
+        pyplot()  # before the run, not after it
+    except ImportError as exc:
+        parser.error(str(exc))
     started = time.time()
     engine = Engine.load(args.model, args.device)
     problems = held_out_problems(args.n, args.seed, args.after_an_exchange)

@@ -2,7 +2,7 @@
 
 For people, the channels are printed as they stream, coloured when the output is a terminal:
 analysis dim, tool calls and results in their own colours, the final answer plain, then one
-line of metrics. With `--json`, the protocol frames (PROTOCOL.md) are printed one JSON object
+line of metrics. With `--json`, the protocol frames (docs/protocol.md) are printed one JSON object
 per line, coalesced as the protocol says, ending with `turn.done`. Builder functions declared
 with `--functions` are answered on stdin when the model calls them (one line of output).
 Ctrl-C stops the turn cooperatively: what was generated is kept and `turn.done` still comes.

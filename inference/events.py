@@ -77,9 +77,9 @@ def error_info(code, message):
 
 
 class Coalescer:
-    """Merges `message.delta` frames as PROTOCOL.md asks: the first delta of a turn goes out
-    at once; later deltas of the same message are held and flushed at most every `interval`
-    seconds, and before any other frame, so order and text are kept exactly."""
+    """Merges `message.delta` frames as docs/protocol.md asks ("Coalescing"): the first delta
+    of a turn goes out at once; later deltas of the same message are held and flushed at most
+    every `interval` seconds, and before any other frame, so order and text are kept exactly."""
 
     def __init__(self, send, interval=0.05, clock=time.monotonic):
         self._send, self._interval, self._clock = send, interval, clock

@@ -11,6 +11,9 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
 from . import vocab
 
 EFFORTS = ("low", "medium", "high")
@@ -25,7 +28,6 @@ SPECIAL_NAMES = {
 }
 
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-JSON_TYPES = {"object", "string", "number", "integer", "boolean", "array", "null"}
 
 
 class RenderError(ValueError):
@@ -80,31 +82,31 @@ def encoding():
 
 
 def validate_schema(schema: Any, where: str) -> None:
-    """A small strict check of the JSON-schema subset harmony can declare."""
+    """A declared JSON schema must be an object that its metaschema (JSON Schema 2020-12)
+    accepts, and name every property it requires."""
     if not isinstance(schema, dict):
         raise RenderError(f"{where}: a JSON schema must be an object, got {type(schema).__name__}")
-    kind = schema.get("type")
-    kinds = kind if isinstance(kind, list) else [kind] if kind is not None else []
-    for k in kinds:
-        if k not in JSON_TYPES:
-            raise RenderError(f"{where}: unknown JSON-schema type {k!r}")
-    if "enum" in schema and not isinstance(schema["enum"], list):
-        raise RenderError(f"{where}: 'enum' must be a list")
-    props = schema.get("properties")
-    if props is not None:
-        if not isinstance(props, dict):
-            raise RenderError(f"{where}: 'properties' must be an object")
-        for name, sub in props.items():
-            validate_schema(sub, f"{where}.{name}")
-    required = schema.get("required")
-    if required is not None:
-        if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
-            raise RenderError(f"{where}: 'required' must be a list of property names")
-        missing = [r for r in required if r not in (props or {})]
-        if missing:
-            raise RenderError(f"{where}: required properties not declared: {', '.join(missing)}")
-    if "items" in schema:
-        validate_schema(schema["items"], f"{where}[]")
+    error = best_match(Draft202012Validator(Draft202012Validator.META_SCHEMA).iter_errors(schema))
+    if error is not None:
+        at = error.json_path
+        while error.context:  # "not valid under any of the given schemas": the closest one
+            error = best_match(error.context)
+        raise RenderError(f"{where} at {at}: {error.message}")
+    check_required_declared(schema, where)
+
+
+def check_required_declared(schema: Any, where: str) -> None:
+    """What the metaschema allows but a function's parameters cannot mean: a required property
+    that is not declared (harmony renders only the declared ones)."""
+    if not isinstance(schema, dict):
+        return
+    properties = schema.get("properties", {})
+    missing = [name for name in schema.get("required", []) if name not in properties]
+    if missing:
+        raise RenderError(f"{where}: required properties not declared: {', '.join(missing)}")
+    for name, sub in properties.items():
+        check_required_declared(sub, f"{where}.{name}")
+    check_required_declared(schema.get("items"), f"{where}[]")
 
 
 def validate_tool(tool: FunctionTool) -> None:

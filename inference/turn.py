@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import events, harmony
-from .stream import HarmonyStream, ParsedMessage
+from .parser import HarmonyStream, ParsedMessage
 from .tools import UnknownTool, registry
 
 MAX_TOOL_ROUNDS = 8
@@ -115,7 +115,7 @@ class Meter:
             "model": engine.model_name,
             "device": engine.device,
             "effort": settings.effort,
-            # Not in PROTOCOL.md's list: kept so that tok/s stays exact across a pause.
+            # Extra keys (docs/protocol.md, "Extra keys"): tok/s stays exact across a pause.
             "decode_ms": rounded(decode_ms),
             "decode_tokens": decode_tokens,
         }

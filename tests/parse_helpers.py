@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from inference import harmony
-from inference.stream import HarmonyStream
+from inference.parser import HarmonyStream
 
 
 @dataclass

@@ -2,6 +2,9 @@
 letter code counted apart), its rows, and a chart."""
 
 import json
+import sys
+
+import pytest
 
 from inference import bench
 from inference.nano.data import is_letter_code
@@ -52,3 +55,13 @@ def test_after_an_exchange_asks_the_same_problems_second_in_a_conversation():
             assert b.prompt == a.prompt
         else:
             assert [m.role for m in b.prompt] == ["user", "assistant", "user"] and b.prompt[1].channel == "final"
+
+
+def test_without_matplotlib_the_benchmark_stops_before_running_and_says_what_to_install(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` fails
+    out = tmp_path / "effort.json"
+    with pytest.raises(SystemExit) as stopped:
+        bench.main(["--efforts", "low", "--n", "1", "--out", str(out), "--device", "cpu"])
+    assert stopped.value.code == 2 and not out.exists()
+    assert "matplotlib, which is not installed: pip install -e '.[bench]'" in capsys.readouterr().err

@@ -72,3 +72,12 @@ def test_missing_model_folder_is_a_clear_error(tmp_path):
 def test_unknown_builtin_tool_is_refused_before_loading():
     run = chat("hi", "--tools", "teleporter", "--json")
     assert run.returncode == 2 and "unknown built-in tool 'teleporter'" in run.stderr
+
+
+def test_a_function_whose_schema_breaks_the_metaschema_is_refused_before_loading(tmp_path):
+    functions = tmp_path / "functions.json"
+    functions.write_text(json.dumps([{"name": "lookup", "parameters": {
+        "type": "object", "properties": {"code": {"type": "text"}}}}]))
+    run = chat("hi", "--functions", str(functions), "--json")
+    assert run.returncode == 2 and run.stdout == ""
+    assert "tool lookup parameters at $.properties.code.type: 'text' is not one of" in run.stderr

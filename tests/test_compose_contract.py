@@ -80,6 +80,23 @@ def test_worker_consumes_the_gpu_queue_on_a_solo_pool_of_the_celery_app():
     assert "--pool=solo" in cmd and "--concurrency=1" in cmd  # no fork after CUDA
 
 
+def test_the_worker_signals_are_connected_by_the_modules_the_worker_loads():
+    """In a fresh interpreter, as `celery -A webapp worker` starts: the app's autodiscovery
+    alone connects the handlers that load the model and sweep the turns of dead workers."""
+    script = (
+        "from celery.signals import worker_process_init, worker_ready\n"
+        "from webapp import celery_app\n"
+        "celery_app.loader.import_default_modules()\n"
+        "for signal in (worker_process_init, worker_ready):\n"
+        "    print(*sorted(f'{r().__module__}.{r().__name__}' for _, r in signal.receivers if r()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["webapp.chat.worker.load_model_at_start",
+                                        "webapp.chat.worker.fail_turns_of_dead_workers"]
+
+
 def test_worker_reserves_a_gpu_and_mounts_its_model_read_only():
     worker = SERVICES["worker"]
     [device] = worker["deploy"]["resources"]["reservations"]["devices"]
@@ -137,3 +154,18 @@ def test_the_image_holds_what_the_commands_need():
     assert "PYTHONPATH=/app" in dockerfile and "WORKDIR /app" in dockerfile
     assert SERVICES["web"]["build"] == "."
     assert SERVICES["worker"]["image"] == SERVICES["web"]["image"]
+
+
+def test_the_image_installs_the_runtime_dependencies_only():
+    """The Dockerfile installs pyproject's `dependencies` and no extra: the benchmark's chart
+    library (the `bench` extra) and the test tools stay out of the image."""
+    import tomllib
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "['project']['dependencies']" in dockerfile
+    assert "optional-dependencies" not in dockerfile and ".[" not in dockerfile
+    runtime = {re.split(r"[=<>\[ ]", d)[0] for d in project["dependencies"]}
+    assert "matplotlib" not in runtime and "pytest" not in runtime
+    assert any(d.startswith("matplotlib") for d in project["optional-dependencies"]["bench"])
+    assert "gptoss-chat[bench]" in project["optional-dependencies"]["test"], "make test installs it"

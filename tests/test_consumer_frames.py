@@ -69,10 +69,14 @@ def test_bad_turn_create_values_are_error_frames(socket, settings):
         create(settings={"tools": [{"name": "f", "parameters": {"type": "object",
                                                                  "required": ["x"]}}]}),
         create(request_id=7),
+        create(settings={"tools": [{"name": "f", "parameters": {
+            "type": "object", "properties": {"x": {"type": "number", "minimum": "0"}}}}]}),
     ]
     errors = socket.exchange(*bad)
     assert [e["code"] for e in errors] == ["invalid"] * len(bad), errors
     assert "rm_rf" in errors[12]["message"]
+    assert errors[-1]["message"] == ("tool f parameters at $.properties.x.minimum: "
+                                     "'0' is not of type 'number'")
     assert not Turn.objects.exists()
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from inference import harmony
 from inference.harmony import CALL, CHANNEL, END, MESSAGE, RETURN, START
-from inference.stream import MAX_HEADER_TOKENS, HarmonyStream
+from inference.parser import MAX_HEADER_TOKENS, HarmonyStream
 from parse_helpers import assert_frames_consistent, assert_nothing_lost, parse, parse_ids
 
 

@@ -64,7 +64,7 @@ def test_stop_token_is_the_terminator_generation_ended_on():
 
 def test_message_start_comes_as_soon_as_the_header_is_complete():
     events = []
-    from inference.stream import HarmonyStream
+    from inference.parser import HarmonyStream
 
     stream = HarmonyStream("t1", events.append)
     for token_id in harmony.encode("<|channel|>final<|message|>"):

@@ -6,7 +6,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.utils import timezone
 
-from webapp.chat import live, tasks, turns
+from webapp.chat import live, turns, worker
 from webapp.chat.models import Conversation, Message, Turn
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,7 +31,7 @@ def test_running_turn_without_heartbeat_is_failed_at_worker_start(running):
     _, alive = running("bob")
     live.mark_alive(alive.id)
 
-    tasks.fail_turns_of_dead_workers()
+    worker.fail_turns_of_dead_workers()
 
     dead.refresh_from_db()
     alive.refresh_from_db()
@@ -45,7 +45,7 @@ def test_running_turn_without_heartbeat_is_failed_at_worker_start(running):
 
 def test_worker_start_publishes_turn_done_for_the_failed_turn(running):
     _, dead = running()
-    tasks.fail_turns_of_dead_workers()
+    worker.fail_turns_of_dead_workers()
 
     async def read():
         client = live.async_client()

@@ -7,7 +7,7 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from scripted_engine import ScriptedEngine, calculator_call, final_answer
-from webapp.chat import live, tasks, turns
+from webapp.chat import live, tasks, turns, worker
 from webapp.chat.frames import TurnRequest
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,7 +25,7 @@ def engine(monkeypatch, live_state):
     """Install a scripted engine as the worker's loaded model: `engine(*completions)`."""
     def install(*completions):
         scripted = ScriptedEngine(*completions)
-        monkeypatch.setattr(tasks, "_engine", scripted)
+        monkeypatch.setattr(worker, "_engine", scripted)
         return scripted
     return install
 
@@ -159,7 +159,7 @@ def test_the_next_turn_sees_earlier_answers_but_not_their_analysis(make_user, en
 
 def test_a_model_that_cannot_load_fails_the_turn_with_the_reason(make_user, live_state, monkeypatch,
                                                                  settings, tmp_path):
-    monkeypatch.setattr(tasks, "_engine", None)
+    monkeypatch.setattr(worker, "_engine", None)
     settings.GPTOSS_MODEL = str(tmp_path / "missing")
     turn = run_task(new_turn(make_user()))
     assert turn.status == "failed" and turn.error["code"] == "model_unavailable"

@@ -5,7 +5,7 @@
 `--pool=solo` runs tasks in the worker's own process, so the model is loaded once, after
 start, and never forked after CUDA is initialised (celery #3402). Late acks and a prefetch of
 one mean a dying worker's turn is not silently lost, and no worker hoards turns others could
-run; the task itself refuses to run a turn twice (webapp/chat/tasks.py).
+run; the task itself refuses to run a turn twice (`turns.claim` in webapp/chat/turns.py).
 """
 
 import os

@@ -1,6 +1,6 @@
 // One turn on screen: the user's text, then the Analysis, Tool calls and Final panes, the
 // status chip, the metrics strip and the turn's actions. It is driven only by protocol
-// frames (PROTOCOL.md), whether they arrive live over the WebSocket or were rebuilt from
+// frames (docs/protocol.md), whether they arrive live over the WebSocket or were rebuilt from
 // the database for a stored turn, so a reload shows exactly what was streamed.
 // Applying a frame twice is harmless: a repeated `message.start` restarts that message,
 // which is how a reconnecting client catches up.

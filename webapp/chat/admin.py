@@ -13,8 +13,6 @@ from inference import events, harmony
 
 from .models import Conversation, Message, Turn
 
-CHANNEL_ORDER = ("analysis", "commentary", "final")
-
 
 class TurnInline(admin.TabularInline):
     model = Turn
@@ -107,7 +105,7 @@ class TurnAdmin(admin.ModelAdmin):
     def channels_view(self, turn):
         """One column per channel (plus any other, e.g. `unparsed`, and tool answers), each
         message in order with its index, recipient and token count."""
-        columns: dict[str, list[Message]] = {c: [] for c in CHANNEL_ORDER}
+        columns: dict[str, list[Message]] = {c: [] for c in events.CHANNELS}
         for m in turn.messages.all():
             name = "tool answers" if m.role == "tool" else (m.channel or "(none)")
             columns.setdefault(name, []).append(m)

@@ -5,7 +5,8 @@
   that list. A browser that reconnects or reloads subscribes again and is sent the log, then the
   live frames from where the log ended, so nothing is missed or repeated (delivery on the
   channel layer itself is at-most-once).
-- Cancel flag: the consumer sets it; the running task polls it (cooperative cancel).
+- Cancel flag: the consumer sets it; the running task polls it through `CancelFlag`
+  (cooperative cancel).
 - Heartbeat: a running task refreshes it; a running turn without one has lost its worker.
 - Rate counter: turns a user started in the current minute.
 """
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 LOG_TTL_S = 24 * 3600
 CANCEL_TTL_S = 24 * 3600
+CANCEL_POLL_S = 0.1  # how often a running turn asks Redis whether it was cancelled
 FRAME_MESSAGE_TYPE = "turn.frame"  # channel-layer message type; the consumer's turn_frame()
 
 
@@ -144,6 +146,24 @@ class Heartbeat:
         self._stop.set()
         self._thread.join()
         sync_client().delete(key(self.turn_id, "alive"))
+
+
+class CancelFlag:
+    """`should_cancel` for run_turn: asks Redis at most every CANCEL_POLL_S, and once the
+    flag is seen, keeps answering yes."""
+
+    def __init__(self, turn_id: int):
+        self.turn_id, self.checked, self.seen = turn_id, 0.0, False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self.seen and now - self.checked >= CANCEL_POLL_S:
+            self.checked = now
+            try:
+                self.seen = cancel_requested(self.turn_id)
+            except Exception as exc:  # Redis away: go on generating rather than fail the turn
+                log.warning("cancel flag of turn %s unreadable: %s", self.turn_id, exc)
+        return self.seen
 
 
 class Publisher:

@@ -1,7 +1,7 @@
 """Storage of conversations, turns and their harmony messages.
 
 A turn's row is the truth about it: the worker writes each message as it ends and the turn
-when it stops; the stream a browser sees is a view of the same data (PROTOCOL.md).
+when it stops; the stream a browser sees is a view of the same data (docs/protocol.md).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from inference import events, harmony
 from inference.harmony import EFFORTS
 
 TITLE_CHARS = 80
@@ -45,6 +46,8 @@ class Turn(models.Model):
         LENGTH = "length"
 
     FINISHED = (Status.COMPLETED, Status.CANCELLED, Status.FAILED, Status.LENGTH)
+    # turns that ended with an answer (or were stopped): what later turns of the conversation see
+    IN_HISTORY = (Status.COMPLETED, Status.LENGTH, Status.CANCELLED)
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
     request_id = models.CharField(max_length=100, blank=True)
@@ -84,6 +87,46 @@ class Turn(models.Model):
                                                                  id__lt=self.id)
         return Turn.objects.filter(ahead, status=Turn.Status.QUEUED).count()
 
+    def protocol_metrics(self, **known) -> dict:
+        """Every protocol metric (docs/protocol.md: figures that do not apply are null): what
+        was stored (at a pause, or when the turn ended), the turn's effort, model and device
+        where the stored ones lack them, then `known`."""
+        metrics = {key: None for key in events.METRIC_KEYS}
+        metrics.update(self.metrics or {})
+        metrics["effort"] = metrics["effort"] or self.effort
+        metrics["model"] = metrics["model"] or self.model or None
+        metrics["device"] = metrics["device"] or self.device or None
+        metrics.update(known)
+        return metrics
+
+    def history(self) -> list[harmony.Msg]:
+        """Earlier turns of the conversation that ended with an answer (or were stopped), each
+        as its user message and stored messages; of a turn regenerated several times only the
+        latest version counts, and a regeneration continues the history its original had."""
+        before = self.regenerated_from_id or self.id
+        earlier = list(self.conversation.turns.filter(id__lt=before).order_by("id"))
+        parent = {t.id: t.regenerated_from_id for t in earlier}
+
+        def root(turn_id):
+            while parent.get(turn_id):
+                turn_id = parent[turn_id]
+            return turn_id
+
+        latest = {}
+        for t in earlier:
+            if t.status in self.IN_HISTORY:
+                latest[root(t.id)] = t
+        kept = sorted(latest.values(), key=lambda t: t.id)
+        stored = Message.objects.filter(turn__in=kept).order_by("turn_id", "index")
+        by_turn = {}
+        for m in stored:
+            by_turn.setdefault(m.turn_id, []).append(m.as_msg())
+        msgs = []
+        for t in kept:
+            msgs.append(harmony.Msg(role="user", text=t.user_text))
+            msgs += by_turn.get(t.id, [])
+        return msgs
+
 
 class Message(models.Model):
     """One harmony message of a turn, as the model (or a tool) wrote it."""
@@ -107,3 +150,9 @@ class Message(models.Model):
 
     def __str__(self):
         return f"{self.turn_id}#{self.index} {self.role}/{self.channel}"
+
+    def as_msg(self) -> harmony.Msg:
+        """The message as the renderer takes it."""
+        return harmony.Msg(role=self.role, text=self.text, channel=self.channel,
+                           recipient=self.recipient, content_type=self.content_type,
+                           author=self.author)

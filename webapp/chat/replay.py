@@ -1,7 +1,7 @@
 """Rebuild the protocol frames of a stored turn from the database.
 
 The browser renders stored turns with the same code that renders live ones: it feeds
-these frames to the same view. The database row is the truth (PROTOCOL.md: delivery on
+these frames to the same view. The database row is the truth (docs/protocol.md: delivery on
 the channel layer is at-most-once), so a reconnecting client also catches up from here.
 Each stored message becomes one `message.start`, one `message.delta` with its whole text
 (the concatenation of the deltas that were streamed) and one `message.end`; tool frames
@@ -17,16 +17,6 @@ from inference.turn import parse_arguments
 def tool_name(recipient: str) -> str:
     """`functions.calculator` -> `calculator`, as run_turn names a call."""
     return recipient.removeprefix("functions.")
-
-
-def metrics_of(turn) -> dict:
-    """Every protocol metric key, null where the turn never got that far."""
-    stored = turn.metrics or {}
-    metrics = {key: stored.get(key) for key in events.METRIC_KEYS}
-    metrics.update(stored)
-    if metrics["effort"] is None:
-        metrics["effort"] = turn.effort
-    return metrics
 
 
 def message_frames(turn_id, message) -> list[dict]:
@@ -66,5 +56,5 @@ def turn_frames(turn) -> list[dict]:
         call = turn.pending_call
         frames.append(events.tool_awaiting(turn_id, call["call_id"], call["name"], call["arguments"]))
     elif turn.status in events.STATUSES:
-        frames.append(events.turn_done(turn_id, turn.status, metrics_of(turn), turn.error))
+        frames.append(events.turn_done(turn_id, turn.status, turn.protocol_metrics(), turn.error))
     return frames

@@ -36,18 +36,6 @@ def owned_turn(user, turn_id: int) -> Turn:
         raise not_found(turn_id) from None
 
 
-def base_metrics(turn: Turn, **known) -> dict:
-    """Every protocol metric, from what was stored at a pause, else null where the turn never
-    got that far (PROTOCOL.md: figures that do not apply are null)."""
-    metrics = {k: None for k in events.METRIC_KEYS}
-    metrics.update(turn.metrics or {})
-    metrics["effort"] = turn.effort
-    metrics["model"] = metrics["model"] or turn.model or None
-    metrics["device"] = metrics["device"] or turn.device or None
-    metrics.update(known)
-    return metrics
-
-
 def elapsed_ms(since) -> float:
     return round((timezone.now() - since).total_seconds() * 1000, 1)
 
@@ -62,7 +50,7 @@ def enqueue(turn: Turn, task_name: str) -> dict | None:
         return None
     except Exception as exc:  # kombu raises several kinds; all mean "not queued"
         error = events.error_info("queue_unavailable", f"the turn could not be queued: {exc}")
-        metrics = base_metrics(turn)
+        metrics = turn.protocol_metrics()
         Turn.objects.filter(id=turn.id).update(status=Turn.Status.FAILED, error=error,
                                                metrics=metrics, finished_at=timezone.now())
         return events.turn_done(turn.id, Turn.Status.FAILED.value, metrics, error)
@@ -93,6 +81,22 @@ def create_turn(user, request: TurnRequest) -> tuple[Turn, int]:
     return turn, turn.queue_position()
 
 
+def claim(turn_id: int, hostname: str, resume: bool) -> Turn | None:
+    """Queued → running, atomically: a redelivered or duplicate task gets None. A resume
+    task claims only a turn whose tool output has arrived, a first run only one without a
+    pending call."""
+    queued = Turn.objects.filter(id=turn_id, status=Turn.Status.QUEUED)
+    queued = (queued.filter(pending_call__has_key="output") if resume
+              else queued.filter(pending_call__isnull=True))
+    if not queued.update(status=Turn.Status.RUNNING, worker=hostname):
+        return None
+    turn = Turn.objects.select_related("conversation").get(id=turn_id)
+    if turn.started_at is None:
+        turn.started_at = timezone.now()
+        turn.save(update_fields=["started_at"])
+    return turn
+
+
 def cancel_idle(user, turn_id: int) -> tuple[Turn, dict | None]:
     """Cancel a turn no worker holds (queued or awaiting) and return its turn.done; for a
     running turn return None: the worker stops at the flag and sends turn.done itself."""
@@ -105,7 +109,7 @@ def cancel_idle(user, turn_id: int) -> tuple[Turn, dict | None]:
             return turn, None
         extra = {"queue_ms": elapsed_ms(turn.queued_at)} if turn.started_at is None else {}
         turn.status = Turn.Status.CANCELLED
-        turn.metrics = base_metrics(turn, **extra)
+        turn.metrics = turn.protocol_metrics(**extra)
         turn.finished_at = timezone.now()
         turn.save(update_fields=["status", "metrics", "finished_at"])
     return turn, events.turn_done(turn.id, turn.status, turn.metrics, turn.error)
@@ -153,7 +157,7 @@ def fail_stale_turns(turn_ids=None) -> list[dict]:
                 f"the worker running this turn ({turn.worker or 'unknown'}) stopped without "
                 f"finishing it; what it had generated is kept",
             )
-            turn.metrics = base_metrics(turn)
+            turn.metrics = turn.protocol_metrics()
             turn.finished_at = timezone.now()
             turn.save(update_fields=["status", "error", "metrics", "finished_at"])
         frames.append(events.turn_done(turn.id, turn.status, turn.metrics, turn.error))

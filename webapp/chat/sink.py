@@ -1,0 +1,78 @@
+"""`TurnSink`, the `emit` the worker hands `inference.turn.run_turn`: frames go out through the
+coalescer to the turn's log and group, and each message is stored as it ends."""
+
+from __future__ import annotations
+
+from inference import events
+
+from . import live
+from .models import Message, Turn
+
+
+class TurnSink:
+    """The `emit` of one run: publishes frames through the coalescer and keeps the messages,
+    storing each one as it ends. The frames that end a run (turn.done, tool.awaiting) are held
+    back until the turn's row is written, so a browser that reacts to them (reloads, answers
+    the call) finds the database up to date."""
+
+    ENDING = ("turn.done", "tool.awaiting")
+
+    def __init__(self, turn: Turn):
+        self.turn = turn
+        publisher = live.publisher()
+        self.coalescer = events.Coalescer(lambda frame: publisher.publish(turn.id, frame))
+        self.open: dict[int, Message] = {}
+        self.stored: dict[int, Message] = {}
+        self.held: list[dict] = []
+        self.answer: tuple[str, float | None] | None = None  # (call_id, ms) of the next tool message
+
+    def __call__(self, frame: dict):
+        kind = frame["type"]
+        if kind == "message.start":
+            answer = None
+            if frame["role"] == "tool":
+                answer, self.answer = self.answer, None
+            self.open[frame["index"]] = Message(
+                turn=self.turn, index=frame["index"], role=frame["role"],
+                author=frame.get("author"), channel=frame["channel"],
+                recipient=frame["recipient"], content_type=frame["content_type"], text="",
+                call_id=answer[0] if answer else None, tool_ms=answer[1] if answer else None)
+        elif kind == "message.delta":
+            self.open[frame["index"]].text += frame["text"]
+        elif kind == "message.end":
+            message = self.open.pop(frame["index"])
+            message.tokens = frame["tokens"]
+            message.save()
+            self.stored[message.index] = message
+        elif kind == "tool.call":
+            Message.objects.filter(turn=self.turn, index=frame["index"]).update(
+                call_id=frame["call_id"])
+        elif kind == "tool.result":
+            self.answer = (frame["call_id"], frame["ms"])
+        if kind in self.ENDING:
+            self.held.append(frame)
+        else:
+            self.coalescer(frame)
+
+    def store_rest(self, parsed_messages):
+        """Messages cut off before their end (a crash) are kept with what they had; token ids,
+        known only to the parser, are added to every stored message."""
+        for message in self.open.values():
+            message.save()
+            self.stored[message.index] = message
+        self.open.clear()
+        updated = []
+        for parsed in parsed_messages:
+            message = self.stored.get(parsed.index)
+            if message is not None:
+                message.token_ids = list(parsed.token_ids)
+                message.tokens = message.tokens or len(parsed.token_ids)
+                updated.append(message)
+        Message.objects.bulk_update(updated, ["token_ids", "tokens"])
+
+    def release(self):
+        self.coalescer.flush()
+        publisher = live.publisher()
+        for frame in self.held:
+            publisher.publish(self.turn.id, frame)
+        publisher.drain()
