@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from inference import events
 from tests.scripted_engine import ScriptedEngine, calculator_call, final_answer
-from webapp.chat import live, tasks
+from webapp.chat import live, tasks, worker
 from webapp.chat.models import Conversation, Message, Turn
 from webapp.chat.replay import turn_frames
 
@@ -29,10 +29,10 @@ def make_turn(settings=None, status="queued", **fields) -> Turn:
 @pytest.fixture
 def stream_and_store(monkeypatch, live_state):
     """`stream_and_store(turn, engine)`: the worker runs the queued turn on `engine` and stores
-    it (webapp.chat.tasks, TurnSink included); returns the frames it streamed: turn.queued (the
+    it (webapp.chat.tasks with webapp.chat.sink.TurnSink); returns the frames it streamed: turn.queued (the
     consumer's) and then the turn's frame log, without `seq`."""
     def run(turn: Turn, engine: ScriptedEngine) -> list[dict]:
-        monkeypatch.setattr(tasks, "_engine", engine)
+        monkeypatch.setattr(worker, "_engine", engine)
         tasks.execute(turn.id, "w1", resume=False)
 
         async def read():
