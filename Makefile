@@ -41,7 +41,7 @@ run: migrate
 	  $(VENV)/bin/redis-server --port $$redis_port --bind 127.0.0.1 --save '' --appendonly no --loglevel warning & pids+=($$!); \
 	  for i in $$(seq 50); do $(PY) -c "import os, redis; redis.Redis.from_url(os.environ['REDIS_URL']).ping()" 2>/dev/null && break; sleep 0.2; done; \
 	fi; \
-	$(VENV)/bin/celery -A webapp worker -Q gpu --pool=solo --concurrency=1 --loglevel=INFO & pids+=($$!); \
+	$(VENV)/bin/celery -A webapp worker -Q gpu --loglevel=INFO & pids+=($$!); \
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) webapp.asgi:application & pids+=($$!); \
 	sleep 2; echo; echo "  chat: http://$(HOST):$(PORT)/   (admin: http://$(HOST):$(PORT)/admin/)"; \
 	echo "  Ctrl-C stops Daphne, the worker$$( [ $${#pids[@]} -gt 2 ] && echo ' and Redis')."; echo; \

@@ -152,6 +152,8 @@ def cache_argument_name(model) -> str:
 
 
 class Engine:
+    kind = "transformers"
+
     def __init__(self, model, *, model_name: str, device: str):
         self.model = model.eval()
         self.model_name = model_name

@@ -14,9 +14,14 @@ METRIC_KEYS = (
 )
 
 
-def turn_queued(request_id, conversation_id, turn_id, queue_position):
-    return {"type": "turn.queued", "request_id": request_id, "conversation_id": conversation_id,
-            "turn_id": turn_id, "queue_position": queue_position}
+def turn_queued(request_id, conversation_id, turn_id, queue_position, workers=None):
+    """`workers` (an addition): the site's workers by state, {"ready", "loading", "failed"}
+    counts and the turn "slots" of the ready ones, so a client can say why a turn waits."""
+    frame = {"type": "turn.queued", "request_id": request_id, "conversation_id": conversation_id,
+             "turn_id": turn_id, "queue_position": queue_position}
+    if workers is not None:
+        frame["workers"] = workers
+    return frame
 
 
 def turn_started(turn_id, model, device, worker):

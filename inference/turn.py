@@ -61,6 +61,9 @@ class Meter:
     tool_ms: float | None = None
     first_token_ms: float | None = None
     first_final_ms: float | None = None
+    render_ms: float = 0.0
+    prefill_rounds: list = field(default_factory=list)  # each generation's prefill, in order
+    running_turns: int | None = None
 
     def since_start(self) -> float:
         return (time.perf_counter() - self.started) * 1000
@@ -75,6 +78,7 @@ class Meter:
 
     def add_prefill(self, ms):
         self.prefill_ms = (self.prefill_ms or 0.0) + ms
+        self.prefill_rounds.append(rounded(ms))
 
     def add_tool_time(self, ms):
         self.tool_ms = (self.tool_ms or 0.0) + ms
@@ -115,6 +119,11 @@ class Meter:
             "model": engine.model_name,
             "device": engine.device,
             "effort": settings.effort,
+            "engine": engine.kind,
+            "turns_running": self.running_turns,
+            # what the time to first token is made of (docs/protocol.md, "Extra keys")
+            "render_ms": rounded(plus("render_ms", self.render_ms)),
+            "prefill_ms_by_round": (before.get("prefill_ms_by_round") or []) + self.prefill_rounds,
             # Extra keys (docs/protocol.md, "Extra keys"): tok/s stays exact across a pause.
             "decode_ms": rounded(decode_ms),
             "decode_tokens": decode_tokens,
@@ -184,10 +193,13 @@ def failure(exc: BaseException) -> dict:
 
 
 def run_turn(engine, messages, settings, emit, *, turn_id, should_cancel=None, queue_ms=None,
-             first_index=0, carried_metrics=None, worker=None) -> TurnResult:
-    """Run one turn (or the rest of a paused one) to its end or its next pause."""
+             first_index=0, carried_metrics=None, worker=None, running_turns=None) -> TurnResult:
+    """Run one turn (or the rest of a paused one) to its end or its next pause.
+    `running_turns`: how many turns the engine was serving when this one started, itself
+    included (a worker with several slots says; None where nobody counts)."""
     loop = TurnLoop(engine, messages, settings, emit, turn_id, should_cancel, queue_ms,
                     first_index, carried_metrics)
+    loop.meter.running_turns = running_turns
     emit(events.turn_started(turn_id, engine.model_name, engine.device,
                              worker or f"{socket.gethostname()}:{os.getpid()}"))
     return loop.run()
@@ -266,7 +278,9 @@ class TurnLoop:
     def generate(self, stream, remaining, generation):
         """One generation, fed token by token to `stream`, timed into the meter."""
         settings, meter = self.settings, self.meter
+        rendering = time.perf_counter()
         prompt = harmony.render_prompt(self.conversation, settings)
+        meter.render_ms += (time.perf_counter() - rendering) * 1000
         tokens = self.engine.generate(
             prompt, max_new_tokens=remaining, temperature=settings.temperature,
             top_p=settings.top_p, stop_ids=harmony.STOP_TOKENS, should_cancel=self.cancelled,

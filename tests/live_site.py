@@ -1,5 +1,5 @@
-"""A real site for end-to-end tests: Daphne on a free port, a Celery worker (solo pool) with
-the embedded model, a PostgreSQL database of its own and a Redis key prefix of its own. One is
+"""A real site for end-to-end tests: Daphne on a free port, a Celery worker started with
+docker-compose.yml's worker command (the embedded model unless told otherwise), a PostgreSQL database of its own and a Redis key prefix of its own. One is
 started per test session (the `site` fixture in conftest.py) and shared by the end-to-end and
 browser tests."""
 
@@ -34,6 +34,14 @@ def nano_checkpoint() -> Path | None:
     from inference.nano.checkpoint import DEFAULT_PATH
 
     return DEFAULT_PATH if (DEFAULT_PATH / "nano.json").is_file() else None
+
+
+def compose_worker_command() -> list[str]:
+    """The worker command exactly as docker-compose.yml writes it (outside clients run it too)."""
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return list(compose["services"]["worker"]["command"])
 
 
 def unavailable(what: str, exc: Exception):
@@ -116,10 +124,8 @@ class Site:
         self.manage("migrate", "--no-input")
         self.manage("shell", "-c", "from django.contrib.auth import get_user_model; "
                     f"get_user_model().objects.create_user('e2e', password='{PASSWORD}')")
-        worker_log = self.spawn(
-            "worker", "celery", "-A", "webapp", "worker", "-Q", "gpu", "--pool=solo",
-            "--concurrency=1", "-n", f"{self.prefix}@%h", "--without-mingle", "--without-gossip",
-            "--loglevel=INFO")
+        worker_log = self.spawn("worker", *compose_worker_command(), "-n", f"{self.prefix}@%h",
+                                "--without-mingle", "--without-gossip")
         daphne_log = self.spawn("daphne", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
                                 "webapp.asgi:application")
         self.logs = [worker_log, daphne_log]

@@ -6,6 +6,7 @@ from inference import harmony
 
 
 class ScriptedEngine:
+    kind = "scripted"
     model_name = "scripted"
     device = "cpu"
     active_params = 1000

@@ -13,6 +13,8 @@ from webapp.chat.models import Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+NO_WORKERS = {"ready": 0, "loading": 0, "failed": 0, "slots": 0}  # none runs in these tests
+
 
 def turn_of(user, **fields):
     return stored_turn(user, request_id="r9", user_text="Hi", effort="low", **fields)
@@ -53,7 +55,7 @@ def test_a_running_turn_is_sent_from_its_log_then_live(ada, socket_for):
         socket_for(ada), turn.id, events.message_delta(turn.id, 0, " harder"), streamed,
         catch_up=lambda socket: socket.take(1 + len(streamed)))
 
-    assert caught_up[0] == events.turn_queued("r9", turn.conversation_id, turn.id, 0)
+    assert caught_up[0] == events.turn_queued("r9", turn.conversation_id, turn.id, 0, NO_WORKERS)
     assert caught_up[1:] == [{**f, "seq": n} for n, f in enumerate(streamed)]
     assert live_frames == [{**events.message_delta(turn.id, 0, " harder"), "seq": 3}]
 
@@ -64,7 +66,7 @@ def test_a_queued_turn_gets_its_position_then_the_workers_frames(ada, socket_for
     caught_up, live_frames = subscribe_around(
         socket_for(ada), turn.id, events.turn_started(turn.id, "nano", "cpu", "w"),
         catch_up=lambda socket: socket.take(1))
-    assert caught_up == [events.turn_queued("r9", turn.conversation_id, turn.id, 1)]
+    assert caught_up == [events.turn_queued("r9", turn.conversation_id, turn.id, 1, NO_WORKERS)]
     assert [f["type"] for f in live_frames] == ["turn.started"]
 
 

@@ -66,7 +66,7 @@ def test_web_migrates_then_serves_the_asgi_application_with_daphne():
     assert any(str(p).endswith(f":{port}") for p in SERVICES["web"]["ports"])
 
 
-def test_worker_consumes_the_gpu_queue_on_a_solo_pool_of_the_celery_app():
+def test_worker_consumes_the_gpu_queue_in_threads_of_one_process_of_the_celery_app():
     cmd = command("worker")
     assert cmd[:2] == ["celery", "-A"]
     app = getattr(importlib.import_module(cmd[2]), "celery_app")
@@ -77,24 +77,29 @@ def test_worker_consumes_the_gpu_queue_on_a_solo_pool_of_the_celery_app():
     assert queue == settings.CELERY_TASK_DEFAULT_QUEUE == "gpu"
     importlib.import_module("webapp.chat.tasks")  # what the worker's autodiscovery loads
     assert {turns.RUN_TASK, turns.RESUME_TASK} <= set(app.tasks)
-    assert "--pool=solo" in cmd and "--concurrency=1" in cmd  # no fork after CUDA
+    # the pool and its size come from the settings: threads (no fork after CUDA), one per slot
+    assert not any(arg.startswith(("--pool", "-P", "--concurrency", "-c")) for arg in cmd)
+    assert settings.CELERY_WORKER_POOL == "threads"
+    assert settings.CELERY_WORKER_CONCURRENCY == settings.GPTOSS_TURN_SLOTS
 
 
 def test_the_worker_signals_are_connected_by_the_modules_the_worker_loads():
     """In a fresh interpreter, as `celery -A webapp worker` starts: the app's autodiscovery
     alone connects the handlers that load the model and sweep the turns of dead workers."""
     script = (
-        "from celery.signals import worker_process_init, worker_ready\n"
+        "from celery.signals import worker_init, worker_ready, worker_shutdown\n"
         "from webapp import celery_app\n"
         "celery_app.loader.import_default_modules()\n"
-        "for signal in (worker_process_init, worker_ready):\n"
-        "    print(*sorted(f'{r().__module__}.{r().__name__}' for _, r in signal.receivers if r()))\n"
+        "for signal in (worker_init, worker_ready, worker_shutdown):\n"
+        "    print(*sorted(f'{r().__module__}.{r().__name__}' for _, r in signal.receivers\n"
+        "                  if r() and r().__module__.startswith('webapp')))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["webapp.chat.worker.load_model_at_start",
-                                        "webapp.chat.worker.fail_turns_of_dead_workers"]
+                                        "webapp.chat.worker.fail_turns_of_dead_workers",
+                                        "webapp.chat.worker.say_goodbye"]
 
 
 def test_worker_reserves_a_gpu_and_mounts_its_model_read_only():
@@ -137,14 +142,17 @@ def test_the_settings_accept_the_environment_compose_gives(service):
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
            **environment(service)}
     probe = ("import json, webapp.settings as s; print(json.dumps([s.DEBUG, s.ALLOWED_HOSTS, "
-             "s.DATABASES['default']['ENGINE'], s.REDIS_URL, s.GPTOSS_MODEL]))")
+             "s.DATABASES['default']['ENGINE'], s.REDIS_URL, s.GPTOSS_MODEL, s.GPTOSS_ENGINE, "
+             "s.CELERY_WORKER_CONCURRENCY]))")
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    debug, hosts, engine, redis_url, model = yaml.safe_load(done.stdout)
+    debug, hosts, engine, redis_url, model, gptoss_engine, slots = yaml.safe_load(done.stdout)
     assert debug is False and "localhost" in hosts
     assert engine == "django.db.backends.postgresql" and redis_url.startswith("redis://redis")
     assert model == ("/models/gpt-oss" if service == "worker" else "")
+    if service == "worker":  # a deployment serves many turns per GPU through vLLM
+        assert (gptoss_engine, slots) == ("vllm", 16)
 
 
 def test_the_image_holds_what_the_commands_need():

@@ -1,11 +1,14 @@
-"""The Celery app. Workers consume the `gpu` queue, one turn at a time per process:
+"""The Celery app. Workers consume the `gpu` queue:
 
-    celery -A webapp worker -Q gpu --pool=solo --concurrency=1
+    celery -A webapp worker -Q gpu --loglevel=INFO
 
-`--pool=solo` runs tasks in the worker's own process, so the model is loaded once, after
-start, and never forked after CUDA is initialised (celery #3402). Late acks and a prefetch of
-one mean a dying worker's turn is not silently lost, and no worker hoards turns others could
-run; the task itself refuses to run a turn twice (`turns.claim` in webapp/chat/turns.py).
+The pool and its size come from the settings (CELERY_WORKER_POOL, CELERY_WORKER_CONCURRENCY):
+threads in the worker's own process, one per turn slot, so the model is loaded once, before
+the worker takes turns, and never forked after CUDA is initialised (celery #3402). The
+transformers engine gets one slot; vLLM gets GPTOSS_MAX_TURNS and batches them. Late acks and
+a prefetch of one per slot mean a dying worker's turns are not silently lost, and no worker
+hoards turns others could run; the task itself refuses to run a turn twice
+(webapp/chat/turns.py `claim`).
 """
 
 import os

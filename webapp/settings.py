@@ -7,6 +7,7 @@ docs/architecture.md lists every variable; docker-compose.yml sets them for a de
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -65,6 +66,19 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = os.environ.get(name, default)
     if value not in choices:
         raise ImproperlyConfigured(f"{name}={value!r}: use one of {', '.join(choices)}")
+    return value
+
+
+def env_json_object(name: str) -> dict:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ImproperlyConfigured(f"{name} is not valid JSON ({exc.msg} at character {exc.pos})") from None
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object, e.g. '{{\"max_model_len\": 8192}}'")
     return value
 
 
@@ -213,6 +227,39 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # empty for CUDA when present.
 GPTOSS_MODEL = env_str("GPTOSS_MODEL", "")
 GPTOSS_DEVICE = env_str("GPTOSS_DEVICE", "")
+# The engine that runs it: `transformers` decodes one turn at a time in the worker's process
+# (the embedded default); `vllm` serves up to GPTOSS_MAX_TURNS turns at once, continuously
+# batched, and alone takes vLLM's parallelism and engine arguments (docs/architecture.md).
+GPTOSS_ENGINE = env_choice("GPTOSS_ENGINE", "transformers", ("transformers", "vllm"))
+GPTOSS_MAX_TURNS = env_int("GPTOSS_MAX_TURNS", 16, maximum=1024)
+GPTOSS_TENSOR_PARALLEL_SIZE = env_int("GPTOSS_TENSOR_PARALLEL_SIZE", 1)
+GPTOSS_PIPELINE_PARALLEL_SIZE = env_int("GPTOSS_PIPELINE_PARALLEL_SIZE", 1)
+GPTOSS_DISTRIBUTED_BACKEND = env_choice("GPTOSS_DISTRIBUTED_BACKEND", "", ("", "mp", "ray"))
+GPTOSS_VLLM_ARGS = env_json_object("GPTOSS_VLLM_ARGS")
+VLLM_OPTION_VARIABLES = {  # engine argument -> the variable that sets it
+    "model": "GPTOSS_MODEL", "device": "GPTOSS_DEVICE", "max_num_seqs": "GPTOSS_MAX_TURNS",
+    "tensor_parallel_size": "GPTOSS_TENSOR_PARALLEL_SIZE",
+    "pipeline_parallel_size": "GPTOSS_PIPELINE_PARALLEL_SIZE",
+    "distributed_executor_backend": "GPTOSS_DISTRIBUTED_BACKEND",
+}
+_clashes = sorted(set(GPTOSS_VLLM_ARGS) & set(VLLM_OPTION_VARIABLES))
+if _clashes:
+    raise ImproperlyConfigured("GPTOSS_VLLM_ARGS sets " + ", ".join(
+        f"{arg!r} (use {VLLM_OPTION_VARIABLES[arg]})" for arg in _clashes))
+if GPTOSS_ENGINE == "transformers":
+    _vllm_only = [name for name, value in (
+        ("GPTOSS_TENSOR_PARALLEL_SIZE", GPTOSS_TENSOR_PARALLEL_SIZE != 1),
+        ("GPTOSS_PIPELINE_PARALLEL_SIZE", GPTOSS_PIPELINE_PARALLEL_SIZE != 1),
+        ("GPTOSS_DISTRIBUTED_BACKEND", GPTOSS_DISTRIBUTED_BACKEND),
+        ("GPTOSS_VLLM_ARGS", GPTOSS_VLLM_ARGS)) if value]
+    if _vllm_only:
+        raise ImproperlyConfigured(f"{', '.join(_vllm_only)} apply to GPTOSS_ENGINE=vllm only "
+                                   "(GPTOSS_ENGINE is transformers)")
+# Turns one worker process runs at once, each in a thread of its pool: the transformers engine
+# serves one; vLLM batches many. The worker takes as many from the queue as it has slots.
+GPTOSS_TURN_SLOTS = GPTOSS_MAX_TURNS if GPTOSS_ENGINE == "vllm" else 1
+CELERY_WORKER_POOL = "threads"
+CELERY_WORKER_CONCURRENCY = GPTOSS_TURN_SLOTS
 
 # Limits of what one browser may ask for.
 CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 64 * 1024, minimum=1024)

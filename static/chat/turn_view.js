@@ -27,6 +27,14 @@ const FINAL_PLACEHOLDER = { // working states get animated dots
   completed: "The model gave no final answer.",
 };
 
+// Why a queued turn waits when no worker can take it (the `workers` of turn.queued).
+function workerWait(workers) {
+  if (!workers || workers.ready > 0) return null;
+  if (workers.loading > 0) return "a worker is loading the model";
+  if (workers.failed > 0) return "the worker could not load the model";
+  return "no worker is running";
+}
+
 function slots(root) {
   const found = {};
   for (const node of root.querySelectorAll("[data-slot]")) found[node.dataset.slot] = node;
@@ -114,6 +122,7 @@ export class TurnView {
     this.stopping = false;
     this.notice = null;
     this.queuePosition = null;
+    this.workers = null;
     this.messages = new Map(); // index -> {role, channel, recipient, text, tokens, done, node}
     this.callsByIndex = new Map();
     this.callsById = new Map();
@@ -158,7 +167,10 @@ export class TurnView {
   on_turn_queued(frame) {
     this.turnId = frame.turn_id;
     this.el.dataset.turnId = frame.turn_id;
-    if (this.status === "sending" || this.status === "queued") this.queuePosition = frame.queue_position;
+    if (this.status === "sending" || this.status === "queued") {
+      this.queuePosition = frame.queue_position;
+      this.workers = frame.workers ?? null;
+    }
     this.advance("queued");
   }
 
@@ -403,6 +415,8 @@ export class TurnView {
     if (this.status === "sending") return "Sending…";
     if (this.status === "awaiting") return "Waiting for your tool output";
     if (this.status === "queued") {
+      const waitingFor = workerWait(this.workers);
+      if (waitingFor) return `Queued · ${waitingFor}`;
       if (this.queuePosition === null || this.queuePosition === undefined) return "Queued";
       return this.queuePosition > 0 ? `Queued · ${this.queuePosition} ahead` : "Queued · next";
     }

@@ -120,7 +120,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.follow(turn.id, await live.log_length(self.redis, turn.id))
         failed = await database_sync_to_async(turns.enqueue)(turn, task_name)
         await self.send_frame(events.turn_queued(turn.request_id, turn.conversation_id, turn.id,
-                                                 position))
+                                                 position, await live.worker_summary(self.redis)))
         if failed is not None:
             await self.publish(turn.id, failed)
 
@@ -182,7 +182,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def queued_frame(self, turn: Turn) -> dict:
         position = await database_sync_to_async(turn.queue_position)()
-        return events.turn_queued(turn.request_id, turn.conversation_id, turn.id, position)
+        return events.turn_queued(turn.request_id, turn.conversation_id, turn.id, position,
+                                  await live.worker_summary(self.redis))
 
     def stored_turn(self, turn_id: int):
         turn = turns.owned_turn(self.user, turn_id)

@@ -9,6 +9,8 @@
   (cooperative cancel).
 - Heartbeat: a running task refreshes it; a running turn without one has lost its worker.
 - Rate counter: turns a user started in the current minute.
+- Worker status: each worker process says whether it is loading its model, ready (with its
+  engine, model and turn slots) or failed to load, refreshed while it lives.
 """
 
 from __future__ import annotations
@@ -118,6 +120,65 @@ def alive_turn_ids(turn_ids) -> set[int]:
         return set()
     flags = sync_client().mget([key(t, "alive") for t in turn_ids])
     return {t for t, flag in zip(turn_ids, flags) if flag is not None}
+
+
+WORKER_STATUS_TTL_S = 15
+
+
+def worker_key(hostname: str) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:worker:{hostname}"
+
+
+async def worker_statuses(client) -> list[dict]:
+    """The live workers' statuses (loading, ready, failed), sorted by hostname."""
+    names = sorted([name async for name in client.scan_iter(worker_key("*"))])
+    raw = await client.mget(names) if names else []
+    return [json.loads(item) for item in raw if item is not None]
+
+
+async def worker_summary(client) -> dict:
+    """How many workers are ready, loading their model or failed, and the ready ones' slots."""
+    statuses = await worker_statuses(client)
+    summary = {state: sum(s.get("state") == state for s in statuses)
+               for state in ("ready", "loading", "failed")}
+    summary["slots"] = sum(s.get("slots", 1) for s in statuses if s.get("state") == "ready")
+    return summary
+
+
+class WorkerStatus:
+    """A worker's status key, refreshed by a thread until `stop()`: one that dies stops being
+    listed within WORKER_STATUS_TTL_S."""
+
+    def __init__(self, hostname: str, **info):
+        self.status = {"hostname": hostname, "state": "loading", **info}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="worker-status")
+
+    def _write(self):
+        try:
+            sync_client().set(worker_key(self.status["hostname"]), json.dumps(self.status),
+                              ex=WORKER_STATUS_TTL_S)
+        except redis.RedisError as exc:
+            log.warning("worker status not written: %s", exc)
+
+    def _run(self):
+        while not self._stop.wait(WORKER_STATUS_TTL_S / 3):
+            self._write()
+
+    def start(self):
+        self._write()
+        self._thread.start()
+
+    def update(self, **info):
+        self.status.update(info)
+        self._write()
+
+    def stop(self):
+        self._stop.set()
+        try:
+            sync_client().delete(worker_key(self.status["hostname"]))
+        except redis.RedisError:
+            pass
 
 
 class Heartbeat:

@@ -4,7 +4,8 @@ The turn loop itself (render, generate, parse, tools, metrics) is `inference.tur
 a task claims the turn (`turns.claim`), builds the conversation from stored rows
 (`Turn.history`), hands run_turn the worker's model (`worker.engine`), a `TurnSink` that
 publishes the frames and stores the messages as they end and a `live.CancelFlag`, and stores
-the turn when it stops. Batched decoding, when it comes, stays inside the engine.
+the turn when it stops. Several turns run at once in the worker's threads when the engine
+batches them (vLLM); each task is still one turn.
 """
 
 from __future__ import annotations
@@ -32,14 +33,14 @@ def execute(turn_id: int, hostname: str, resume: bool) -> None:
     if turn is None:
         log.info("turn %s is not waiting for this task; skipped (cancelled, or already run)", turn_id)
         return
-    with live.Heartbeat(turn_id):
+    with live.Heartbeat(turn_id), worker.turn_slot() as running:
         try:
-            run(turn, hostname, resume)
+            run(turn, hostname, resume, running)
         finally:
             live.clear_cancel(turn_id)
 
 
-def run(turn: Turn, hostname: str, resume: bool) -> None:
+def run(turn: Turn, hostname: str, resume: bool, running: int = 1) -> None:
     queue_ms = turns.elapsed_ms(turn.queued_at)
     pending = turn.pending_call if resume else None
     sink = TurnSink(turn)
@@ -62,7 +63,7 @@ def run(turn: Turn, hostname: str, resume: bool) -> None:
         result = run_turn(model, messages, harmony_settings(turn.effort, turn.settings, date), sink,
                           turn_id=turn.id, should_cancel=live.CancelFlag(turn.id), queue_ms=queue_ms,
                           first_index=first_index, carried_metrics=turn.metrics if resume else None,
-                          worker=hostname)
+                          worker=hostname, running_turns=running)
         parsed = result.messages + ([answer] if pending is not None else [])
         status, metrics, error = result.status, result.metrics, result.error
         pending_call = (None if result.pending_call is None else
