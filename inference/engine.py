@@ -1,9 +1,10 @@
-"""Loading a gpt-oss checkpoint and decoding from it with a KV cache.
+"""The transformers engine: a gpt-oss checkpoint decoded in this process with a KV cache.
 
 One `Engine` holds one model on one device. `generate` streams the token ids of one prompt:
 a single forward pass over the prompt (prefill) fills the cache, then each step feeds only
-the newest token. Batched decoding of several turns at once belongs here too, behind the
-same `generate` call, so that the turn loop and the web worker need not change for it.
+the newest token. It serves one generation at a time; the vLLM backend
+(inference/engines/vllm.py) batches many behind the same interface (inference/engines/),
+and `load(kind, ...)`, re-exported here, picks one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from .engines import Generation, load  # noqa: F401  (load: inference.engine.load picks a backend)
 from .harmony import STOP_TOKENS
 
 NANO_MARKER = "nano.json"  # a compact checkpoint of the embedded model (inference/nano/)
@@ -60,6 +62,35 @@ def model_folder(path: str | os.PathLike | None) -> Path:
             "gpt-oss checkpoint folder (weights cannot be downloaded here)"
         )
     return folder
+
+
+def is_nano(folder: Path) -> bool:
+    return (folder / NANO_MARKER).is_file()
+
+
+def checkpoint_name(folder: Path) -> str:
+    """The model's name for metrics: nano.json's name, else the folder's."""
+    if is_nano(folder):
+        meta = json.loads((folder / NANO_MARKER).read_text())
+        return meta.get("name", "gpt-oss-nano") if isinstance(meta, dict) else "gpt-oss-nano"
+    return folder.resolve().name
+
+
+def check_request(prompt_ids, context_length: int, max_new_tokens, temperature, top_p) -> tuple[list[int], int]:
+    """The prompt as a list of ints and the number of tokens that may be generated after it;
+    `EngineError` for arguments no engine can serve."""
+    prompt_ids = [int(t) for t in prompt_ids]
+    if not prompt_ids:
+        raise EngineError("the prompt is empty")
+    if len(prompt_ids) >= context_length:
+        raise EngineError(f"the prompt has {len(prompt_ids)} tokens; the model's context is {context_length}")
+    if max_new_tokens < 0:
+        raise EngineError("max_new_tokens must be at least 0")
+    if temperature < 0:
+        raise EngineError("temperature must be 0 (greedy) or more")
+    if not 0 < top_p <= 1:
+        raise EngineError("top_p must be in (0, 1]")
+    return prompt_ids, min(max_new_tokens, context_length - len(prompt_ids))
 
 
 def load_transformers_checkpoint(folder: Path, device: str):
@@ -169,43 +200,31 @@ class Engine:
     def load(cls, path=None, device=None) -> "Engine":
         folder = model_folder(path)
         device = normalise_device(device)
-        if (folder / NANO_MARKER).is_file():
-            meta = json.loads((folder / NANO_MARKER).read_text())
-            model = load_nano_checkpoint(folder, device)
-            name = meta.get("name", "gpt-oss-nano") if isinstance(meta, dict) else "gpt-oss-nano"
-        else:
-            model = load_transformers_checkpoint(folder, device)
-            name = folder.resolve().name
-        return cls(model, model_name=name, device=device)
+        load_model = load_nano_checkpoint if is_nano(folder) else load_transformers_checkpoint
+        return cls(load_model(folder, device), model_name=checkpoint_name(folder), device=device)
+
+    def close(self) -> None:
+        """Nothing to free beyond the model, which goes with the engine."""
 
     @property
     def context_length(self) -> int:
         return self.model.config.max_position_embeddings
 
     def generate(self, prompt_ids, *, max_new_tokens, temperature=0.0, top_p=1.0, seed=None,
-                 stop_ids=STOP_TOKENS, should_cancel=None):
+                 stop_ids=STOP_TOKENS, should_cancel=None) -> Generation:
         """Token ids continuing `prompt_ids`, one at a time. The first comes right after the
-        prefill (then `last_prefill_ms` is set); a stop id is yielded and ends the stream;
-        `should_cancel()` is asked before every forward pass after the first token."""
-        prompt_ids = [int(t) for t in prompt_ids]
-        if not prompt_ids:
-            raise EngineError("the prompt is empty")
-        if len(prompt_ids) >= self.context_length:
-            raise EngineError(
-                f"the prompt has {len(prompt_ids)} tokens; the model's context is {self.context_length}"
-            )
-        if max_new_tokens < 0:
-            raise EngineError("max_new_tokens must be at least 0")
-        if temperature < 0:
-            raise EngineError("temperature must be 0 (greedy) or more")
-        if not 0 < top_p <= 1:
-            raise EngineError("top_p must be in (0, 1]")
-        budget = min(max_new_tokens, self.context_length - len(prompt_ids))
+        prefill (then the generation's `prefill_ms`, and the engine's `last_prefill_ms`, are
+        set); a stop id is yielded and ends the stream; `should_cancel()` is asked before every
+        forward pass after the first token."""
+        prompt_ids, budget = check_request(prompt_ids, self.context_length, max_new_tokens,
+                                           temperature, top_p)
         generator = None
         if temperature > 0 and seed is not None:
             generator = torch.Generator(device=self.device).manual_seed(int(seed))
-        return self._decode(prompt_ids, budget, float(temperature), float(top_p), generator,
-                            frozenset(stop_ids), should_cancel or (lambda: False))
+        generation = Generation()
+        generation.tokens = self._decode(prompt_ids, budget, float(temperature), float(top_p), generator,
+                                         frozenset(stop_ids), should_cancel or (lambda: False), generation)
+        return generation
 
     def _forward(self, ids: list[int], cache) -> torch.Tensor:
         """Logits of the position after `ids`, extending `cache` by them."""
@@ -218,7 +237,7 @@ class Engine:
         return logits.index_copy_(0, self._live_rows, self._live_head @ hidden)
 
     @torch.inference_mode()
-    def _decode(self, prompt_ids, budget, temperature, top_p, generator, stop, cancelled):
+    def _decode(self, prompt_ids, budget, temperature, top_p, generator, stop, cancelled, generation):
         from transformers import DynamicCache
 
         self.last_prefill_ms = None
@@ -228,6 +247,7 @@ class Engine:
         started = time.perf_counter()
         token = pick_token(self._forward(prompt_ids, cache), temperature, top_p, generator)
         self.last_prefill_ms = (time.perf_counter() - started) * 1000  # int() above synced the device
+        generation.prefill_ms = self.last_prefill_ms
         yield token
         produced = 1
         while token not in stop and produced < budget and not cancelled():

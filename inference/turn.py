@@ -130,6 +130,13 @@ class Meter:
         }
 
 
+def prefill_ms(tokens, engine):
+    """The prefill time of one generation: its own (`Generation.prefill_ms`, right when turns run
+    concurrently on one engine), else the engine's last one (single-turn engines, test doubles)."""
+    ms = getattr(tokens, "prefill_ms", None)
+    return ms if ms is not None else getattr(engine, "last_prefill_ms", None)
+
+
 def rounded(ms):
     return None if ms is None else round(ms, 1)
 
@@ -287,20 +294,24 @@ class TurnLoop:
             seed=None if settings.seed is None else settings.seed + generation)
         meter.prompt_tokens += len(prompt)
         produced = 0
-        while True:
-            asked = time.perf_counter()
-            token = next(tokens, None)
-            if token is None:
-                break
-            if produced == 0:  # the first token comes from the prefill
-                meter.mark_first_token()
-                meter.add_prefill(self.engine.last_prefill_ms)
-            else:
-                meter.decode_ms += (time.perf_counter() - asked) * 1000
-                meter.decode_tokens += 1
-            produced += 1
-            meter.output_tokens += 1
-            stream.feed(token)
+        try:
+            while True:
+                asked = time.perf_counter()
+                token = next(tokens, None)
+                if token is None:
+                    break
+                if produced == 0:  # the first token comes from the prefill
+                    meter.mark_first_token()
+                    meter.add_prefill(prefill_ms(tokens, self.engine))
+                else:
+                    meter.decode_ms += (time.perf_counter() - asked) * 1000
+                    meter.decode_tokens += 1
+                produced += 1
+                meter.output_tokens += 1
+                stream.feed(token)
+        finally:  # ended early (a failure): free what the engine holds for this generation
+            if hasattr(tokens, "close"):
+                tokens.close()
         stream.finish()
 
     def keep(self, stream):
