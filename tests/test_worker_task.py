@@ -167,3 +167,16 @@ def test_a_model_that_cannot_load_fails_the_turn_with_the_reason(make_user, live
     done = logged(turn)[-1]
     assert done["type"] == "turn.done" and done["error"] == turn.error
     assert done["metrics"]["queue_ms"] is not None and done["metrics"]["effort"] == "high"
+
+
+def test_the_time_to_first_token_is_broken_into_its_parts(make_user, engine):
+    """render, prefill (each round's), publish (first text to the channel layer), with the
+    engine's kind and the turns running on the worker: the parts a slow first token hides in."""
+    engine(calculator_call("12 * 34"), final_answer("408"))
+    metrics = run_task(new_turn(make_user())).metrics
+    assert metrics["engine"] == "scripted" and metrics["turns_running"] == 1
+    assert metrics["render_ms"] > 0
+    assert len(metrics["prefill_ms_by_round"]) == 2, "one prefill per generation (a tool round)"
+    assert metrics["prefill_ms"] == pytest.approx(sum(metrics["prefill_ms_by_round"]), abs=0.2)
+    assert metrics["publish_ms"] is not None and 0 <= metrics["publish_ms"] < metrics["total_ms"]
+    assert metrics["render_ms"] + metrics["prefill_ms_by_round"][0] <= metrics["ttft_ms"] + 0.2

@@ -35,6 +35,13 @@ function workerWait(workers) {
   return "no worker is running";
 }
 
+// What the time to first token was spent on (metrics render_ms, prefill_ms_by_round, publish_ms).
+function ttftParts(m) {
+  const parts = [["render", m.render_ms], ["prefill", m.prefill_ms_by_round?.[0]], ["publish", m.publish_ms]]
+    .filter(([, ms]) => ms !== null && ms !== undefined);
+  return parts.length ? parts.map(([name, ms]) => `${name} ${fmt.ms(ms)}`).join(" · ") : null;
+}
+
 function slots(root) {
   const found = {};
   for (const node of root.querySelectorAll("[data-slot]")) found[node.dataset.slot] = node;
@@ -505,7 +512,7 @@ export class TurnView {
     const items = [
       ["Queue", fmt.ms(m.queue_ms)],
       ["Prefill", fmt.ms(m.prefill_ms)],
-      ["TTFT", fmt.ms(m.ttft_ms)],
+      ["TTFT", fmt.ms(m.ttft_ms), null, ttftParts(m)],
       ["To final", fmt.ms(m.time_to_final_ms)],
       ["Total", fmt.ms(m.total_ms)],
       ["Speed", fmt.rate(m.decode_tokens_per_s)],
@@ -516,10 +523,11 @@ export class TurnView {
       ["Est. compute", fmt.flops(m.est_flops)],
       ["Tool calls", m.tool_calls && m.tool_ms !== null ? `${m.tool_calls} · ${fmt.ms(m.tool_ms)}` : fmt.count(m.tool_calls ?? null)],
       ["Device", m.device ?? fmt.DASH],
+      ["Engine", m.engine ? `${m.engine}${m.turns_running > 1 ? ` · ${m.turns_running} turns at once` : ""}` : fmt.DASH],
       ["Effort", m.effort ?? this.effort],
     ];
     const nodes = [];
-    for (const [label, value, channels] of items) {
+    for (const [label, value, channels, title] of items) {
       const item = document.createElement("div");
       item.className = "metric";
       item.dataset.metric = label.toLowerCase().replace(/[^a-z]+/g, "-");
@@ -537,6 +545,7 @@ export class TurnView {
       } else {
         dd.textContent = value;
       }
+      if (title) item.title = title;
       item.append(dt, dd);
       nodes.push(item);
     }

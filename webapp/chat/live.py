@@ -250,16 +250,19 @@ class Publisher:
         layer = get_channel_layer()
         client = async_client()
         while True:
-            turn_id, frame = await self._queue.get()
+            turn_id, frame, on_sent = await self._queue.get()
             try:
                 await append_and_send(client, layer, turn_id, frame)
+                if on_sent is not None:
+                    on_sent()
             except Exception:  # a lost frame is a gap the browser fills from the log or the DB
                 log.exception("could not publish %s of turn %s", frame.get("type"), turn_id)
             finally:
                 self._queue.task_done()
 
-    def publish(self, turn_id: int, frame: dict) -> None:
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, (turn_id, frame))
+    def publish(self, turn_id: int, frame: dict, on_sent=None) -> None:
+        """Queue `frame`; `on_sent()` is called in the publisher's thread once it is sent."""
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, (turn_id, frame, on_sent))
 
     def drain(self, timeout: float = 30.0) -> None:
         """Wait until every frame published so far has been sent."""

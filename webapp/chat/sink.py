@@ -3,6 +3,8 @@ coalescer to the turn's log and group, and each message is stored as it ends."""
 
 from __future__ import annotations
 
+import time
+
 from inference import events
 
 from . import live
@@ -19,8 +21,9 @@ class TurnSink:
 
     def __init__(self, turn: Turn):
         self.turn = turn
-        publisher = live.publisher()
-        self.coalescer = events.Coalescer(lambda frame: publisher.publish(turn.id, frame))
+        self.coalescer = events.Coalescer(self.publish)
+        self.first_text_at: float | None = None  # when the first message.delta was published
+        self.first_text_sent_at: float | None = None  # and when it reached the channel layer
         self.open: dict[int, Message] = {}
         self.stored: dict[int, Message] = {}
         self.held: list[dict] = []
@@ -53,6 +56,31 @@ class TurnSink:
             self.held.append(frame)
         else:
             self.coalescer(frame)
+
+    def publish(self, frame: dict):
+        on_sent = None
+        if frame["type"] == "message.delta" and self.first_text_at is None:
+            self.first_text_at = time.perf_counter()
+            on_sent = self.first_text_sent
+        live.publisher().publish(self.turn.id, frame, on_sent)
+
+    def first_text_sent(self):
+        self.first_text_sent_at = time.perf_counter()
+
+    def add_publish_time(self, metrics: dict, carried: dict | None) -> None:
+        """`publish_ms`, the last part of the time to first token: from the first text handed
+        to the publisher to its arrival on the channel layer (a resumed turn keeps the first
+        run's). Set in `metrics` and in the held turn.done frame that carries them."""
+        if self.first_text_at is not None and self.first_text_sent_at is None:
+            live.publisher().drain()
+        if self.first_text_sent_at is not None:
+            publish_ms = round((self.first_text_sent_at - self.first_text_at) * 1000, 1)
+        else:
+            publish_ms = (carried or {}).get("publish_ms")
+        metrics["publish_ms"] = publish_ms
+        for frame in self.held:
+            if frame["type"] == "turn.done":
+                frame["metrics"]["publish_ms"] = publish_ms
 
     def store_rest(self, parsed_messages):
         """Messages cut off before their end (a crash) are kept with what they had; token ids,

@@ -66,6 +66,7 @@ def run(turn: Turn, hostname: str, resume: bool, running: int = 1) -> None:
                           worker=hostname, running_turns=running)
         parsed = result.messages + ([answer] if pending is not None else [])
         status, metrics, error = result.status, result.metrics, result.error
+        sink.add_publish_time(metrics, turn.metrics if resume else None)
         pending_call = (None if result.pending_call is None else
                         {"call_id": result.pending_call.call_id, "name": result.pending_call.name,
                          "arguments": result.pending_call.arguments})
