@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -93,33 +94,121 @@ def check_request(prompt_ids, context_length: int, max_new_tokens, temperature, 
     return prompt_ids, min(max_new_tokens, context_length - len(prompt_ids))
 
 
+MXFP4_KERNEL = "kernels-community/gpt-oss-triton-kernels"  # what transformers' MXFP4 experts run
+
+
 def load_transformers_checkpoint(folder: Path, device: str):
-    """A standard transformers folder (config.json + safetensors), e.g. gpt-oss-20b/120b.
-    Their experts are MXFP4: `dtype="auto"` keeps the checkpoint's own types, and transformers
-    runs MXFP4 kernels on a capable GPU (with the `kernels` package) or dequantizes to
-    bfloat16 where it cannot. Placing weights straight on the GPU (`device_map`) and every
-    quantized checkpoint need the `accelerate` package."""
+    """A standard transformers folder (config.json + safetensors), e.g. gpt-oss-20b/120b, in
+    bfloat16. Their experts are MXFP4 (`mxfp4_kernels_problem`): on a GPU that can, they stay
+    MXFP4 and run on transformers' MXFP4 kernels; elsewhere (always on CPU) transformers
+    dequantizes them to bfloat16 as it loads. With `accelerate` the weights go straight to
+    the GPU (`device_map`); without it they are loaded on the CPU and moved. A folder whose
+    bfloat16 weights cannot fit where they are loaded is refused before loading starts."""
     config_file = folder / "config.json"
     if not config_file.is_file():
         raise EngineError(f"{folder} holds no config.json: not a transformers checkpoint folder")
-    from transformers import GptOssForCausalLM
+    from transformers import GptOssForCausalLM, Mxfp4Config
 
     config = json.loads(config_file.read_text())
     if config.get("model_type") != "gpt_oss":
         raise EngineError(f"{folder} holds a {config.get('model_type')!r} model, not gpt_oss")
-    quantized = "quantization_config" in config
-    has_accelerate = importlib.util.find_spec("accelerate") is not None
-    if quantized and not has_accelerate:
-        method = config["quantization_config"].get("quant_method", "quantized")
-        raise EngineError(f"{folder} holds {method} weights: loading them needs `pip install accelerate`")
-    dispatch = device.startswith("cuda") and has_accelerate
+    dispatch = device.startswith("cuda") and importlib.util.find_spec("accelerate") is not None
     # bfloat16 also on CPU: it halves the memory, and with the full 201k-row output head
     # (memory-bound) it decoded as fast as or faster than float32 on this project's CPU.
-    model = GptOssForCausalLM.from_pretrained(
-        folder, dtype="auto" if quantized else torch.bfloat16,
-        device_map=device if dispatch else None, local_files_only=True,
-    )
+    options, kernels_problem = {"dtype": torch.bfloat16}, None
+    quantization = config.get("quantization_config")
+    method = quantization.get("quant_method") if isinstance(quantization, dict) else None
+    if method == "mxfp4":
+        kernels_problem = mxfp4_kernels_problem(device)
+        if kernels_problem is None:
+            options = {"dtype": "auto"}  # transformers swaps the experts for its MXFP4 layers
+        else:
+            options["quantization_config"] = Mxfp4Config(dequantize=True)
+    elif quantization is not None:
+        options = {"dtype": "auto"}  # transformers knows the method, or says what it lacks
+    if options["dtype"] is torch.bfloat16:
+        for place in [device] if dispatch else dict.fromkeys(["cpu", device]):
+            check_fits(folder, place, kernels_problem)
+    try:
+        model, report = GptOssForCausalLM.from_pretrained(
+            folder, device_map=device if dispatch else None, local_files_only=True,
+            output_loading_info=True, **options)
+    except ImportError as exc:  # a package the quantization method needs
+        raise EngineError(f"{folder} cannot be loaded: {exc}") from exc
+    if report["missing_keys"]:  # transformers would run them as random weights
+        missing, unused = sorted(report["missing_keys"]), sorted(report["unexpected_keys"])
+        raise EngineError(
+            f"{folder} lacks {len(missing)} weights the model needs (e.g. {missing[0]})"
+            + (f"; it holds {len(unused)} that the model does not use (e.g. {unused[0]})" if unused else ""))
     return model if dispatch else model.to(device)
+
+
+def mxfp4_kernels_problem(device: str) -> str | None:
+    """Why transformers' MXFP4 kernels cannot run the experts on `device` (None when they
+    can), by transformers' own conditions: a GPU of compute capability 7.5 or more, the
+    `accelerate`, `kernels` and `triton` packages, and the kernel itself, which `kernels`
+    fetches from the Hugging Face Hub once (then from its cache, also with HF_HUB_OFFLINE=1).
+    On CPU this engine always dequantizes: MXFP4 there needs triton's CPU backend."""
+    if not device.startswith("cuda"):
+        return "MXFP4 kernels are used on a GPU only"
+    from transformers.utils import is_accelerate_available, is_kernels_available, is_triton_available
+
+    capability = torch.cuda.get_device_capability(device)
+    if capability < (7, 5):
+        return f"{device} has compute capability {capability[0]}.{capability[1]}, below the kernels' 7.5"
+    needs = {"accelerate": is_accelerate_available(), "kernels": is_kernels_available(),
+             "triton>=3.4": is_triton_available("3.4.0")}
+    missing = [name for name, present in needs.items() if not present]
+    if missing:
+        return f"the MXFP4 kernels need {' and '.join(missing)} (pip install)"
+    try:
+        from transformers.integrations.hub_kernels import get_kernel
+
+        get_kernel(MXFP4_KERNEL, version=1)
+    except Exception as exc:  # neither cached nor reachable, or not built for this GPU
+        return f"the MXFP4 kernel {MXFP4_KERNEL} could not be loaded ({exc})"
+    return None
+
+
+def bfloat16_bytes(folder: Path) -> int:
+    """The bytes the folder's weights take in bfloat16, MXFP4 experts dequantized (a block
+    byte holds two values; the scales go): read from the safetensors headers, nothing loaded."""
+    from safetensors import safe_open
+
+    total = 0
+    for file in folder.glob("*.safetensors"):
+        with safe_open(file, "pt") as weights:
+            for name in weights.keys():
+                count = math.prod(weights.get_slice(name).get_shape())
+                if name.endswith("_blocks"):
+                    total += 2 * count * 2
+                elif not name.endswith("_scales"):
+                    total += count * 2
+    return total
+
+
+def memory_bytes(device: str) -> int | None:
+    """The memory free on a GPU, or all of the CPU's (the page cache would give way); None
+    where it cannot be told."""
+    if device.startswith("cuda"):
+        return torch.cuda.mem_get_info(torch.device(device))[0]
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def check_fits(folder: Path, device: str, kernels_problem: str | None = None) -> None:
+    """`EngineError` when the bfloat16 weights cannot fit in `device`'s memory: loading would
+    end in an out-of-memory error minutes later, or in the OOM killer ending the worker."""
+    need, have = bfloat16_bytes(folder), memory_bytes(device)
+    if have is None or need <= have:
+        return
+    place = f"{device} has {have / 1e9:.1f} GB {'free' if device.startswith('cuda') else 'of memory'}"
+    dequantized = f" dequantized ({kernels_problem})" if kernels_problem else ""
+    kernels = ", a GPU that runs the MXFP4 kernels," if kernels_problem else ""
+    raise EngineError(f"{folder.name} takes {need / 1e9:.1f} GB in bfloat16{dequantized}; {place}. "
+                      f"Use a device with room for it{kernels} or the vLLM engine")
 
 
 def load_nano_checkpoint(folder: Path, device: str):
