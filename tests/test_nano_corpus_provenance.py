@@ -32,3 +32,14 @@ def test_fine_tune_without_a_corpus_file_records_the_one_it_drew(tmp_path):
     info = read_meta(tmp_path / "f")["info"]
     assert info["corpus"] == {**info["corpus"], "seed": 3, "examples": 4, "history_rate": 0.8}
     assert info["started_from"]["corpus"]["examples"] == 6
+
+
+def test_a_fine_tune_records_its_command_and_the_run_it_started_from(tmp_path):
+    main(["data", "--out", str(tmp_path / "c.npz"), "--seed", "3", "--examples", "6"])
+    main(["train", "--out", str(tmp_path / "a"), "--corpus", str(tmp_path / "c.npz"), *TINY])
+    main(["train", "--out", str(tmp_path / "b"), "--init", str(tmp_path / "a"), "--corpus",
+          str(tmp_path / "c.npz"), "--lr", "1e-3", *TINY])
+    first, second = read_meta(tmp_path / "a")["info"], read_meta(tmp_path / "b")["info"]
+    assert second["command"].startswith("python -m inference.nano train --out ")
+    assert "--lr 1e-3" in second["command"]
+    assert second["started_from"] == first and "started_from" not in first

@@ -267,7 +267,6 @@ class Mix:
 
     correction_rate: float = 0.25  # high-effort arithmetic that shows a miscopied call fixed
     code_rate: float = 0.4  # free-text argument values that are letter codes
-    result_code_rate: float = 0.0  # builder tool results' values that are letter codes
     history_rate: float = 0.0  # new requests (not follow-ups) after an earlier, unrelated exchange
     bare_answer_rate: float = 1.0  # how many of the model's bare-number answers ("{r}") stay bare
     follow_up_weight: float = KIND_WEIGHTS["follow_up"]  # weights of the kinds that stay hardest
@@ -601,8 +600,6 @@ class Generator:
                        {"call": {"name": tool.name, "arguments": args}}, {tool.name: output})
 
     def result_value(self):
-        if self.mix.result_code_rate and self.rng.random() < self.mix.result_code_rate:
-            return self.code()
         r = self.rng.random()
         if r < 0.3:
             return self.rng.randrange(0, 1000)

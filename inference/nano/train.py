@@ -40,7 +40,6 @@ class Recipe:
     # The training mix asks for more of what stays hardest than the benchmark's own (Mix()):
     correction_rate: float = 0.4  # high-effort arithmetic that shows a miscopied call fixed
     code_rate: float = 0.6  # argument values that are letter codes
-    result_code_rate: float = 0.0  # tool-result values that are letter codes
     history_rate: float = 0.5  # new requests after an earlier exchange
     bare_answer_rate: float = 0.0  # the model's bare-number answers kept bare (the rest are worded)
     follow_up_weight: float = 0.24  # kinds' shares (the benchmark's: KIND_WEIGHTS)
@@ -48,11 +47,6 @@ class Recipe:
     copy_weight: float = 3.0  # loss weight of what is copied from the prompt: digits, the effort word
     compose_codes: bool = True  # rows of two-capital tokens (`GX`, ` GX`) built from letter vectors
     compose_singles: bool = True  # with compose_codes: the one-letter tokens of codes (` K`, `Q`) too
-    compose_dotted: bool = False  # rows of words after a dot (`.find`) built from the spaced word's (` find`)
-    model_lr_scale: float = 1.0  # the model's own weights train at lr * this, composing vectors at lr
-    distill_weight: float = 0.0  # fine-tuning: weight of the KL to the starting model, outside letter codes
-    distill_where_right: bool = False  # and only where the starting model's first choice is the target
-    router_balance: float = 0.0  # weight of the experts' load-balancing loss (Switch Transformer's)
     previous_token_margin: float = 4.0  # >0: layer 0's first head starts attending to the previous token
     induction_margin: float = 8.0  # >0, with the above: layer 1's first head starts as an induction head
     layers: int = 2
@@ -143,41 +137,13 @@ class ComposedRows(torch.nn.Module):
         self.vectors = torch.nn.Parameter(fit.to(device=device, dtype=weight.dtype))
 
     def forward(self, embedding: torch.Tensor) -> torch.Tensor:
+        """`embedding` with the composed rows written in (what training's forward pass uses)."""
         return embedding.index_copy(0, self.rows, self.design @ self.vectors)
 
-
-def dotted_word_rows(used_ids: list[int]) -> tuple[list[int], list[int]]:
-    """Rows of the tokens that are a dot and a lower-case word of three letters or more (`.find`)
-    whose spaced form (` find`) is used too, and the rows of those spaced forms."""
-    from ..harmony import decode
-
-    rows = {decode([token]): row for row, token in enumerate(used_ids)}
-    dotted = [(row, rows[" " + text[1:]]) for text, row in rows.items()
-              if text.startswith(".") and len(text) > 3 and text[1:].isalpha() and text[1:].islower()
-              and " " + text[1:] in rows]
-    return [d for d, _ in dotted], [s for _, s in dotted]
-
-
-class DottedRows(torch.nn.Module):
-    """With `compose_dotted`, the row of `.find` is the row of ` find` plus one shared vector. A
-    call's header `to=functions.find_playlist_schedule` starts the tool's name with `.find`, an id
-    that appears nowhere before it: the declaration and the analysis write ` find`. As a free row
-    it cannot be copied, and at high effort, a hundred tokens after the analysis named the tool,
-    the header chose another verb of the same name's noun (docs/nano.md, "Call first"); built on
-    the spaced word's row, it is that word plus "after a dot". That fixed the header, but two
-    runs with it were worse than without (docs/nano.md, "Dotted verbs"), so it is off by default.
-    `materialise` writes the rows into the model; the vector starts as the mean difference of the
-    current rows (exact on resuming)."""
-
-    def __init__(self, weight: torch.Tensor, dotted: list[int], spaced: list[int]):
-        super().__init__()
-        self.register_buffer("dotted", torch.tensor(dotted, dtype=torch.long, device=weight.device))
-        self.register_buffer("spaced", torch.tensor(spaced, dtype=torch.long, device=weight.device))
-        shift = (weight.detach()[self.dotted] - weight.detach()[self.spaced]).mean(0, keepdim=True)
-        self.vectors = torch.nn.Parameter(shift.clone())
-
-    def forward(self, embedding: torch.Tensor) -> torch.Tensor:
-        return embedding.index_copy(0, self.dotted, embedding[self.spaced] + self.vectors)
+    @torch.no_grad()
+    def materialise(self, weight: torch.nn.Parameter) -> None:
+        """Write the composed rows into the model's own embedding."""
+        weight.copy_(self(weight))
 
 
 DATA_FIELDS = ("examples", *(f.name for f in fields(Mix)))  # the recipe's fields that only draw a corpus
@@ -269,33 +235,15 @@ def restricted_logits(model, hidden: torch.Tensor, embedding=None) -> torch.Tens
     return torch.cat([logits, const], dim=-1)
 
 
-def logits_at(model, inputs, mask, embedding=None, routing: dict | None = None) -> torch.Tensor:
-    """Restricted logits at the trained positions; `embedding` replaces the tied embedding;
-    `routing` collects the router's decisions (`forward.hidden_at`)."""
-    return restricted_logits(model, forward.hidden_at(model, inputs, mask, embedding, routing), embedding)
+def logits_at(model, inputs, mask, embedding=None) -> torch.Tensor:
+    """Restricted logits at the trained positions; `embedding` replaces the tied embedding."""
+    return restricted_logits(model, forward.hidden_at(model, inputs, mask, embedding), embedding)
 
 
-def batch_logits(model, batches: list[tuple], embedding=None, routing: dict | None = None):
+def batch_logits(model, batches: list[tuple], embedding=None):
     """Restricted logits at the trained positions of every part of a batch, and their targets."""
-    logits = [logits_at(model, inputs, mask, embedding, routing) for inputs, _, mask in batches]
+    logits = [logits_at(model, inputs, mask, embedding) for inputs, _, mask in batches]
     return torch.cat(logits), torch.cat([targets[mask] for _, targets, mask in batches])
-
-
-def balance_loss(routing: dict) -> torch.Tensor:
-    """Switch Transformer's load-balancing loss, averaged over layers: the number of experts
-    times the sum over experts of (share of the top-k picks it got) x (its mean router
-    probability); 1 when the load is even. Without it a run leaves an expert nearly idle in each
-    layer (the shipped checkpoint routes 5% and 3% of the picks to one expert of four). It keeps
-    the load even, but two runs with it were no better for that (docs/nano.md, "Faster steps, a
-    balanced router")."""
-    losses = []
-    for decisions in routing.values():
-        logits = torch.cat([logits for logits, _ in decisions])
-        chosen = torch.cat([chosen.reshape(-1) for _, chosen in decisions])
-        experts = logits.shape[-1]
-        share = torch.bincount(chosen, minlength=experts).float() / chosen.numel()
-        losses.append(experts * (share * torch.softmax(logits.float(), -1).mean(0)).sum())
-    return torch.stack(losses).mean()
 
 
 def loss_on(model, inputs, targets, mask, token_weight=None, embedding=None) -> torch.Tensor:
@@ -310,42 +258,6 @@ def cross_entropy(logits, targets, token_weight=None) -> torch.Tensor:
         return losses.mean()
     weight = token_weight[targets]
     return (losses * weight).sum() / weight.sum()
-
-
-class Distiller:
-    """Keeps a fine-tune near where it started: the KL from a frozen copy of the starting model's
-    next-token distribution, at every trained position except those whose target is a letter
-    token of a code (a pair, or with `compose_singles` one letter): what the fine-tune is there
-    to change. Fine-tunes that learnt codes with the model's own weights moving lost high-effort
-    arithmetic (docs/nano.md); cross-entropy alone does not say what the model already did well,
-    the starting model's distribution does. With `where_right`, only at positions where the
-    starting model's first choice is the target: the KL then never pulls toward what it got
-    wrong (a new request after an answered one taken for a follow-up: docs/nano.md)."""
-
-    def __init__(self, model, letter_rows: list[int], weight: float, where_right: bool = False):
-        import copy
-
-        self.teacher = copy.deepcopy(model).eval().requires_grad_(False)
-        self.weight = weight
-        self.where_right = where_right
-        self.skip = torch.zeros(model.config.vocab_size, dtype=torch.bool, device=model.device)
-        self.skip[letter_rows] = True
-
-    def loss(self, logits, targets, batches: list[tuple]) -> torch.Tensor:
-        """`logits` and `targets` at the trained positions of `batches`, as `batch_logits` gives them."""
-        with torch.no_grad():
-            wanted, _ = batch_logits(self.teacher, batches)
-        keep = ~self.skip[targets]
-        if self.where_right:
-            keep &= wanted[:, :-1].argmax(-1) == targets  # its own ids: the last column sums all others
-        return self.weight * kl_divergence(wanted[keep], logits[keep])
-
-
-def kl_divergence(wanted, logits) -> torch.Tensor:
-    """Mean over positions of KL(softmax(wanted) || softmax(logits))."""
-    log_p = torch.nn.functional.log_softmax(logits, dim=-1)
-    log_q = torch.nn.functional.log_softmax(wanted, dim=-1)
-    return torch.nn.functional.kl_div(log_p, log_q, log_target=True, reduction="batchmean")
 
 
 def lr_at(step: int, recipe: Recipe) -> float:
@@ -470,44 +382,23 @@ def second_layer_input(model, ids: torch.Tensor) -> torch.Tensor:
     return model.model.layers[1].input_layernorm(hidden)
 
 
-def optimiser(model, composers: list, recipe: Recipe):
-    """AdamW over the model (weight decay on its matrices, not on the embedding) and the vectors
-    that compose rows (letters, the dot), with the parameters it trains. A fine-tune that only has
-    to learn codes can keep the model nearly still (`model_lr_scale` < 1; at 0 its weights are
-    frozen) while the letter vectors move at the full rate: re-heating all of A lost high-effort
-    arithmetic."""
-    if recipe.model_lr_scale == 0:
-        model.requires_grad_(False)
-    own = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+def optimiser(model, letters: ComposedRows | None, recipe: Recipe):
+    """AdamW over the model (weight decay on its matrices, not on the embedding) and the letter
+    vectors that compose code rows, with the parameters it trains."""
+    own = list(model.named_parameters())
     decay = [p for n, p in own if p.ndim >= 2 and "embed" not in n]
     rest = [p for n, p in own if not (p.ndim >= 2 and "embed" not in n)]
-    groups = [{"params": decay, "weight_decay": recipe.weight_decay, "lr_scale": recipe.model_lr_scale},
-              {"params": rest, "weight_decay": 0.0, "lr_scale": recipe.model_lr_scale}]
-    if composers:
-        groups.append({"params": [c.vectors for c in composers], "weight_decay": 0.0,
-                       "lr_scale": 1.0})
-    groups = [group for group in groups if group["params"]]
-    if not groups:
-        raise ValueError("model_lr_scale 0 freezes the model: only composed rows (compose_codes, "
-                         "compose_dotted) leave something to train")
+    groups = [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    if letters is not None:
+        groups.append({"params": [letters.vectors], "weight_decay": 0.0})
     trained = [p for group in groups for p in group["params"]]
     return torch.optim.AdamW(groups, lr=recipe.lr, betas=(0.9, 0.98)), trained
 
 
-def composed_embedding(weight: torch.Tensor, composers: list) -> torch.Tensor | None:
-    """`weight` with every composer's rows written in; None without composers (the model's own)."""
-    if not composers:
-        return None
-    for composer in composers:
-        weight = composer(weight)
-    return weight
-
-
-@torch.no_grad()
-def materialise(weight: torch.nn.Parameter, composers: list) -> None:
-    """Write the composed rows into the model, which stays a standard GptOssForCausalLM."""
-    if composers:
-        weight.copy_(composed_embedding(weight, composers))
+def materialise(weight: torch.nn.Parameter, letters: ComposedRows | None) -> None:
+    """Write the composed letter rows into the model, which stays a standard GptOssForCausalLM."""
+    if letters is not None:
+        letters.materialise(weight)
 
 
 def run_record(recipe: Recipe, corpus: Corpus) -> dict:
@@ -529,24 +420,16 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
         corpus = Corpus.draw(recipe.seed, recipe.examples, recipe.mix)
     data_s = time.time() - started
     log(f"corpus: {len(corpus.ids)} conversations, {len(corpus.used_ids)} token ids, {data_s:.0f}s")
-    fine_tuning = model is not None
     model = model or new_model(recipe, len(corpus.used_ids), device)
     model.train()
     if recipe.compose_singles and not recipe.compose_codes:
         raise ValueError("compose_singles extends compose_codes: turn that on too")
-    if recipe.distill_weight and not fine_tuning:
-        raise ValueError("distill_weight keeps a fine-tune near its starting model: it needs one")
-    if recipe.distill_where_right and not recipe.distill_weight:
-        raise ValueError("distill_where_right says where to distill: set distill_weight too")
-    letters = letter_pair_rows(corpus.used_ids, recipe.compose_singles)
     weight = model.model.embed_tokens.weight
-    composers = ([ComposedRows(weight, letters)] if recipe.compose_codes else []) + (
-        [DottedRows(weight, *dotted_word_rows(corpus.used_ids))] if recipe.compose_dotted else [])
-    distiller = (Distiller(model, letters["rows"], recipe.distill_weight, recipe.distill_where_right)
-                 if recipe.distill_weight else None)
-    optim, trained = optimiser(model, composers, recipe)
+    letters = (ComposedRows(weight, letter_pair_rows(corpus.used_ids, recipe.compose_singles))
+               if recipe.compose_codes else None)
+    optim, trained = optimiser(model, letters, recipe)
     # Batches are drawn at random: batches of similar length (whole or prompt) pad less but
-    # trained worse models — blind to `Reasoning:`, or less accurate (docs/nano.md).
+    # trained worse models — blind to `Reasoning:`, or less accurate.
     order = random.Random(recipe.seed + 1)
     rows = list(range(len(corpus.ids)))
     token_weight = torch.ones(len(corpus.used_ids), device=device)
@@ -554,15 +437,10 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
     running = None
     for step in range(recipe.steps):
         for group in optim.param_groups:
-            group["lr"] = lr_at(step, recipe) * group["lr_scale"]
+            group["lr"] = lr_at(step, recipe)
         batches = corpus.batches(order.sample(rows, recipe.batch), device)
-        routing = {} if recipe.router_balance else None
-        logits, targets = batch_logits(model, batches, composed_embedding(weight, composers), routing)
+        logits, targets = batch_logits(model, batches, None if letters is None else letters(weight))
         loss = cross_entropy(logits, targets, token_weight)
-        if distiller:
-            loss = loss + distiller.loss(logits, targets, batches)
-        if routing is not None:
-            loss = loss + recipe.router_balance * balance_loss(routing)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trained, 1.0)
@@ -571,9 +449,9 @@ def train(out, recipe: Recipe | None = None, corpus: Corpus | None = None, devic
         if step % 100 == 0 or step == recipe.steps - 1:
             log(f"step {step} loss {running:.4f} lr {lr_at(step, recipe):.2e} {time.time() - started:.0f}s")
         if save_every and step and step % save_every == 0:
-            materialise(weight, composers)
+            materialise(weight, letters)
             checkpoint.save_compact(model, corpus.used_ids, Path(out), {**run_record(recipe, corpus), "step": step})
-    materialise(weight, composers)
+    materialise(weight, letters)
     model.eval()
     info = {**run_record(recipe, corpus), "train_seconds": round(time.time() - started), "device": str(device),
             "final_loss": round(running, 4), "threads": torch.get_num_threads(), **(provenance or {})}
