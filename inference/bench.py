@@ -22,7 +22,9 @@ from pathlib import Path
 
 from . import harmony
 from .engine import Engine
-from .nano.data import OUT_OF_DOMAIN_HELD_OUT, Generator, Problem, has_no_history, is_letter_code
+from .nano.generator import Generator, has_no_history
+from .nano.problems import Problem, is_letter_code
+from .nano.wordings import OUT_OF_DOMAIN_HELD_OUT
 from .turn import run_turn
 
 HELD_OUT_SEED = 1_000_003  # problem i is seeded "held-out:<seed>:<i>"; training, "<seed>:<chunk>"

@@ -4,7 +4,7 @@ letter code counted apart), its rows, and a chart."""
 import json
 
 from inference import bench
-from inference.nano.data import is_letter_code
+from inference.nano.problems import is_letter_code
 
 
 def row(kind="function", correct=True, letter_code=False) -> dict:

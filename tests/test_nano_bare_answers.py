@@ -4,7 +4,8 @@ the benchmark's problems, keep theirs."""
 
 import re
 
-from inference.nano.data import Generator, Mix
+from inference.nano.generator import Generator
+from inference.nano.problems import Mix
 
 BARE = re.compile(r"-?\d+(\.\d+)?")
 

@@ -3,8 +3,9 @@ same loss and gradients as the batch padded as one."""
 
 import torch
 
-from inference.nano.data import examples
-from inference.nano.train import Corpus, batch_logits, cross_entropy, loss_on, new_model
+from inference.nano.corpus import Corpus, examples
+from inference.nano.heads import new_model
+from inference.nano.loss import batch_logits, cross_entropy, loss_on
 from tests.tiny_gptoss import tiny_recipe
 
 

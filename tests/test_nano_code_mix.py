@@ -4,8 +4,9 @@ benchmark, whose tool results never hold one."""
 import re
 
 from inference.bench import held_out_problems
-from inference.nano.data import Generator, Mix
-from inference.nano.train import Recipe
+from inference.nano.generator import Generator
+from inference.nano.problems import Mix
+from inference.nano.recipe import Recipe
 
 CODE = re.compile(r"\b[A-Z]{2}\d{2,4}\b")
 

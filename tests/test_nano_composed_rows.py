@@ -8,8 +8,12 @@ import torch
 from inference.harmony import decode, encode
 from inference.nano import checkpoint
 from inference.nano.__main__ import main
-from inference.nano.data import Generator, Mix, render
-from inference.nano.train import ComposedRows, Corpus, Recipe, letter_pair_rows, train
+from inference.nano.corpus import Corpus, render
+from inference.nano.generator import Generator
+from inference.nano.letter_rows import ComposedRows, letter_pair_rows
+from inference.nano.problems import Mix
+from inference.nano.recipe import Recipe
+from inference.nano.train import train
 from tests.tiny_gptoss import tiny_recipe
 
 

@@ -2,7 +2,7 @@
 and leaves templated words at weight 1."""
 
 from inference.harmony import decode, encode
-from inference.nano.train import copied_tokens
+from inference.nano.corpus import copied_tokens
 
 
 def flags(text: str) -> dict[str, bool]:

@@ -4,8 +4,8 @@ the checkpoint's id space (the same tokens), and refused if it holds a token the
 import numpy as np
 import pytest
 
-from inference.nano.data import Generator, render
-from inference.nano.train import Corpus
+from inference.nano.corpus import Corpus, render
+from inference.nano.generator import Generator
 
 
 def small_corpus(seed):

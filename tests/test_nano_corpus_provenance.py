@@ -3,7 +3,7 @@ that corpus was drawn, not the recipe's defaults for drawing one."""
 
 from inference.nano.__main__ import main
 from inference.nano.checkpoint import read_meta
-from inference.nano.train import Corpus
+from inference.nano.corpus import Corpus
 
 TINY = ["--steps", "2", "--batch", "2", "--warmup", "1", "--hidden", "32", "--heads", "2", "--kv-heads", "1",
         "--head-dim", "16", "--experts", "2", "--experts-per-token", "1", "--expert-hidden", "32"]

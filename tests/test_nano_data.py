@@ -7,8 +7,10 @@ import pytest
 
 from inference import harmony
 from inference.harmony import EFFORTS
-from inference.nano.data import (OUT_OF_DOMAIN_HELD_OUT, ContextMsg, Generator, Mix, examples, render, split,
-                                 trained_positions)
+from inference.nano.corpus import examples, render, trained_positions
+from inference.nano.generator import Generator
+from inference.nano.problems import ContextMsg, Mix, split
+from inference.nano.wordings import OUT_OF_DOMAIN_HELD_OUT
 from inference.stream import HarmonyStream
 
 KINDS = list(Generator.KIND_WEIGHTS)

@@ -3,8 +3,10 @@ second question has one) without changing the benchmark's problems."""
 
 from inference import harmony
 from inference.bench import held_out_problems
-from inference.nano.data import Generator, Mix, render, trained_positions
-from inference.nano.train import Recipe
+from inference.nano.corpus import render, trained_positions
+from inference.nano.generator import Generator
+from inference.nano.problems import Mix
+from inference.nano.recipe import Recipe
 from tests.test_nano_data import generated_spans, parse
 
 

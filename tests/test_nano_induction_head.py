@@ -5,7 +5,7 @@ GptOssForCausalLM)."""
 import pytest
 import torch
 
-from inference.nano.train import new_model
+from inference.nano.heads import new_model
 from tiny_gptoss import tiny_recipe
 
 VOCAB = 500

@@ -3,8 +3,9 @@ functions) without changing the benchmark's distribution."""
 
 from collections import Counter
 
-from inference.nano.data import KIND_WEIGHTS, Generator, Mix
-from inference.nano.train import Recipe
+from inference.nano.generator import Generator
+from inference.nano.problems import KIND_WEIGHTS, Mix
+from inference.nano.recipe import Recipe
 
 
 def kinds(mix: Mix, n: int = 600) -> Counter:

@@ -3,7 +3,7 @@ query's and key's biases alone (the checkpoint stays a standard GptOssForCausalL
 
 import torch
 
-from inference.nano.train import new_model
+from inference.nano.heads import new_model
 from tiny_gptoss import tiny_recipe
 
 

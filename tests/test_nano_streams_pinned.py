@@ -7,8 +7,8 @@ data updates these fingerprints and says so in docs/nano.md."""
 import hashlib
 
 from inference.bench import held_out_problems
-from inference.nano.data import Generator
-from inference.nano.train import Recipe
+from inference.nano.generator import Generator
+from inference.nano.recipe import Recipe
 
 
 def fingerprint(problems) -> str:

@@ -4,8 +4,10 @@ loads back as a full-vocabulary GptOssForCausalLM with the same predictions."""
 import torch
 
 from inference.nano import checkpoint
-from inference.nano.data import examples
-from inference.nano.train import Corpus, loss_on, new_model, restricted_logits, train
+from inference.nano.corpus import Corpus, examples
+from inference.nano.heads import new_model
+from inference.nano.loss import loss_on, restricted_logits
+from inference.nano.train import train
 from tests.tiny_gptoss import tiny_recipe
 
 
