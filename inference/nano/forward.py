@@ -11,7 +11,7 @@ that is most of a training step. Here:
 - the experts see their tokens gathered in one go, sorted by expert, and scatter back once
   (transformers searches and scatters per expert).
 Padding is on the right and attention is causal, so real tokens never see padding.
-`tests/test_nano_forward.py` checks it against transformers' own forward, values and gradients.
+`tests/test_nano_training.py` checks it against transformers' own forward, values and gradients.
 """
 
 from __future__ import annotations
