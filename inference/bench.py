@@ -4,7 +4,7 @@ product's own turn loop (`run_turn`), scored, and drawn as a chart.
     python -m inference.bench --efforts low,medium,high --n 200 [--model PATH] --out bench/results/effort.json
 
 Problems come from the nano data generator with a seed training never uses, and builder
-function tools from name/parameter combinations training never uses (`data.split`), so the
+function tools from name/parameter combinations training never uses (`nano.problems.split`), so the
 `function` rows measure calls to tools the model never saw. Against a real gpt-oss checkpoint
 (`--model /path/to/gpt-oss-20b --device cuda`) the same problems and scoring apply.
 """
@@ -23,7 +23,9 @@ from pathlib import Path
 from . import harmony
 from .engine import Engine
 from .events import CHANNELS
-from .nano.data import OUT_OF_DOMAIN_HELD_OUT, Generator, Problem, has_no_history, is_letter_code
+from .nano.generator import Generator, has_no_history
+from .nano.problems import Problem, is_letter_code
+from .nano.wordings import OUT_OF_DOMAIN_HELD_OUT
 from .turn import run_turn
 
 HELD_OUT_SEED = 1_000_003  # problem i is seeded "held-out:<seed>:<i>"; training, "<seed>:<chunk>"

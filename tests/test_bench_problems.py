@@ -4,7 +4,8 @@ tools whose names training never uses."""
 from collections import Counter
 
 from inference.bench import held_out_problems
-from inference.nano.data import Generator, split
+from inference.nano.generator import Generator
+from inference.nano.problems import split
 
 
 def test_the_mix_of_kinds_is_the_training_mix():

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from inference import bench
-from inference.nano.data import is_letter_code
+from inference.nano.problems import is_letter_code
 
 
 def row(kind="function", correct=True, letter_code=False) -> dict:

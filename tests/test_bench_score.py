@@ -13,7 +13,7 @@ import pytest
 
 from inference import bench
 from inference.harmony import FunctionTool, Msg, TurnSettings
-from inference.nano.data import Problem
+from inference.nano.problems import Problem
 from inference.turn import TurnResult
 
 RESULTS = Path(__file__).resolve().parent.parent / "bench" / "results"

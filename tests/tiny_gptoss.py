@@ -23,7 +23,7 @@ def tiny_gptoss(vocab_size=FULL_VOCAB, sliding_window=4, seed=0, tie_word_embedd
 
 def tiny_recipe(**changes):
     """gpt-oss-nano's training recipe at test size: a 32-wide model, a few steps of batch 4."""
-    from inference.nano.train import Recipe
+    from inference.nano.recipe import Recipe
 
     base = dict(steps=6, batch=4, lr=3e-3, warmup=2, hidden=32, heads=2, kv_heads=1, head_dim=16,
                 experts=2, experts_per_token=1, expert_hidden=32)

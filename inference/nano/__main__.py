@@ -17,7 +17,9 @@ import time
 import torch
 
 from . import train as training
-from .data import Mix
+from .corpus import Corpus
+from .problems import Mix
+from .recipe import Recipe
 
 
 def boolean(text: str) -> bool:
@@ -29,14 +31,14 @@ def boolean(text: str) -> bool:
 
 
 def recipe_arguments(parser: argparse.ArgumentParser) -> None:
-    for field in dataclasses.fields(training.Recipe):
+    for field in dataclasses.fields(Recipe):
         kind = boolean if isinstance(field.default, bool) else type(field.default)
         parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind,
                             default=field.default, help=f"default {field.default}")
 
 
-def recipe_from(args) -> training.Recipe:
-    return training.Recipe(**{f.name: getattr(args, f.name) for f in dataclasses.fields(training.Recipe)})
+def recipe_from(args) -> Recipe:
+    return Recipe(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Recipe)})
 
 
 def main(argv=None) -> int:
@@ -52,11 +54,11 @@ def main(argv=None) -> int:
     recipe_arguments(train)
     data = sub.add_parser("data", help="render the training corpus to an .npz file")
     data.add_argument("--out", required=True)
-    data.add_argument("--seed", type=int, default=training.Recipe.seed)
-    data.add_argument("--examples", type=int, default=training.Recipe.examples)
+    data.add_argument("--seed", type=int, default=Recipe.seed)
+    data.add_argument("--examples", type=int, default=Recipe.examples)
     for field in dataclasses.fields(Mix):  # the recipe's defaults, as `train` renders
         data.add_argument(f"--{field.name.replace('_', '-')}", type=float,
-                          default=getattr(training.Recipe, field.name))
+                          default=getattr(Recipe, field.name))
     probe = sub.add_parser("probe", help="next-token error by kind of target token, on fresh conversations")
     probe.add_argument("--model", help="compact checkpoint folder (default: the shipped one)")
     probe.add_argument("--conversations", type=int, default=1000,
@@ -69,7 +71,7 @@ def main(argv=None) -> int:
     if args.command == "data":
         started = time.time()
         mix = Mix(**{field.name: getattr(args, field.name) for field in dataclasses.fields(Mix)})
-        training.Corpus.draw(args.seed, args.examples, mix).save(args.out)
+        Corpus.draw(args.seed, args.examples, mix).save(args.out)
         log(f"wrote {args.out}: {args.examples} conversations in {time.time() - started:.0f}s")
         return 0
     if args.command == "probe":
@@ -82,7 +84,7 @@ def main(argv=None) -> int:
               f"{codes['right']} right, median rank {codes['median_rank']}")
         return 0
     torch.set_num_threads(args.threads)
-    corpus = training.Corpus.load(args.corpus) if args.corpus else None
+    corpus = Corpus.load(args.corpus) if args.corpus else None
     model = None
     provenance = {"command": "python -m inference.nano " + " ".join(argv if argv is not None else sys.argv[1:])}
     if args.init:
@@ -93,7 +95,7 @@ def main(argv=None) -> int:
         model = model.to(args.device)
         if corpus is None:
             recipe = recipe_from(args)
-            corpus = training.Corpus.draw(recipe.seed, recipe.examples, recipe.mix, used_ids)
+            corpus = Corpus.draw(recipe.seed, recipe.examples, recipe.mix, used_ids)
         elif corpus.used_ids != used_ids:
             try:
                 corpus = corpus.mapped_to(used_ids)

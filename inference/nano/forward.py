@@ -11,7 +11,7 @@ that is most of a training step. Here:
 - the experts see their tokens gathered in one go, sorted by expert, and scatter back once
   (transformers searches and scatters per expert).
 Padding is on the right and attention is causal, so real tokens never see padding.
-`tests/test_nano_forward.py` checks it against transformers' own forward, values and gradients.
+`tests/test_nano_training.py` checks it against transformers' own forward, values and gradients.
 """
 
 from __future__ import annotations
@@ -55,13 +55,11 @@ def attention(attn, hidden: torch.Tensor, cos, sin, mask: torch.Tensor, queries_
     return attn.o_proj(out[..., :dim].transpose(1, 2).reshape(batch, length - queries_from, -1))
 
 
-def experts(mlp, hidden: torch.Tensor, routing: list | None = None) -> torch.Tensor:
-    """The MoE block; `routing`, if given, gets the router's (logits, chosen experts)."""
+def experts(mlp, hidden: torch.Tensor) -> torch.Tensor:
+    """The MoE block."""
     shape = hidden.shape
     flat = hidden.reshape(-1, shape[-1])
-    logits, scores, chosen = mlp.router(flat)
-    if routing is not None:
-        routing.append((logits, chosen))
+    _, scores, chosen = mlp.router(flat)
     e = mlp.experts
     # Each (token, expert) pair once, grouped by expert: one gather, a matmul pair per expert,
     # one weighted scatter back.
@@ -74,14 +72,12 @@ def experts(mlp, hidden: torch.Tensor, routing: list | None = None) -> torch.Ten
     return torch.zeros_like(flat).index_add(0, tokens, weighted).reshape(shape)
 
 
-def hidden_at(model, input_ids: torch.Tensor, where: torch.Tensor, embedding=None,
-              routing: dict | None = None) -> torch.Tensor:
+def hidden_at(model, input_ids: torch.Tensor, where: torch.Tensor, embedding=None) -> torch.Tensor:
     """`model.model(input_ids=...).last_hidden_state[where]` for a right-padded batch. The last
     layer runs only from the first column where `where` (the positions the loss uses) holds, and
     its experts only at `where`: nothing else needs them (its keys and values still cover every
     position). Most of a conversation is prompt, so this saves most of the last layer's attention.
-    `embedding`, if given, replaces the embedding matrix (training's composed rows); `routing`,
-    if given, collects each layer's router decisions under the layer's index."""
+    `embedding`, if given, replaces the embedding matrix (training's composed rows)."""
     inner, config = model.model, model.config
     hidden = inner.embed_tokens(input_ids) if embedding is None else F.embedding(input_ids, embedding)
     positions = torch.arange(input_ids.shape[1], device=input_ids.device)[None]
@@ -95,6 +91,5 @@ def hidden_at(model, input_ids: torch.Tensor, where: torch.Tensor, embedding=Non
                                                masks[kind], start)
         if i == last:
             hidden = hidden[where[:, start:]]
-        decisions = None if routing is None else routing.setdefault(i, [])
-        hidden = hidden + experts(layer.mlp, layer.post_attention_layernorm(hidden), decisions)
+        hidden = hidden + experts(layer.mlp, layer.post_attention_layernorm(hidden))
     return inner.norm(hidden)

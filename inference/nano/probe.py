@@ -2,7 +2,7 @@
 wrong, by kind of target token, on fresh conversations drawn with a seed training never used.
 
 The benchmark says which problems fail; this says which tokens. Letter codes are the known weak
-spot (docs/nano.md): o200k writes a code's letters as other ids after a space (` GX`) than after
+spot: o200k writes a code's letters as other ids after a space (` GX`) than after
 a quote (`GX`), so the capital-letter error is reported apart from the copied digits and effort
 words and from everything else. It costs seconds, not the benchmark's minutes.
 """
@@ -12,8 +12,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import checkpoint, forward, train
-from .data import Generator, Mix, examples_chunk, is_letter_code, render
+from . import checkpoint, forward
+from .corpus import Corpus, examples_chunk, render
+from .generator import Generator
+from .letter_rows import letter_pair_rows
+from .loss import restricted_logits
+from .problems import Mix, is_letter_code
 
 PROBE_SEED = 7  # training renders seed 0 (and the benchmark its own held-out seed)
 
@@ -25,14 +29,14 @@ def capital_tokens(used_ids: list[int]) -> np.ndarray:
     return np.array([text.isalpha() and text.isupper() for text in texts], dtype=bool)
 
 
-def trained_logits(model, corpus: train.Corpus):
+def trained_logits(model, corpus: Corpus):
     """(logits, targets) at the trained positions of the corpus, 16 conversations at a time; the
     logits cover the model's own ids plus the stand-in column for all other ids."""
     model.eval()
     with torch.no_grad():
         for start in range(0, len(corpus.ids), 16):
             inputs, targets, mask = corpus.batch(list(range(start, min(start + 16, len(corpus.ids)))), "cpu")
-            yield train.restricted_logits(model, forward.hidden_at(model, inputs, mask)), targets[mask]
+            yield restricted_logits(model, forward.hidden_at(model, inputs, mask)), targets[mask]
 
 
 def probe(model_dir=checkpoint.DEFAULT_PATH, conversations: int = 1000, seed: int = PROBE_SEED) -> dict:
@@ -40,7 +44,7 @@ def probe(model_dir=checkpoint.DEFAULT_PATH, conversations: int = 1000, seed: in
     over the model's own ids (the stand-in column for all other ids is left out)."""
     model, used = checkpoint.load_compact(model_dir)
     index = {t: i for i, t in enumerate(used)}
-    corpus = train.Corpus([e for e in examples_chunk(seed, 0, conversations) if all(t in index for t in e.ids)], used)
+    corpus = Corpus([e for e in examples_chunk(seed, 0, conversations) if all(t in index for t in e.ids)], used)
     capitals = torch.from_numpy(capital_tokens(used))
     copied = torch.from_numpy(corpus.copied)
     totals = {kind: [0.0, 0, 0] for kind in ("all", "capital letters", "copied digits and effort", "other")}
@@ -71,7 +75,7 @@ def code_pairs(model_dir=checkpoint.DEFAULT_PATH, problems: int = 40, seed: int 
     code problems, whose calls must be right in every token."""
     model, used = checkpoint.load_compact(model_dir)
     index = {t: i for i, t in enumerate(used)}
-    pairs = train.letter_pair_rows(used)
+    pairs = letter_pair_rows(used)
     bare = torch.zeros(len(used), dtype=torch.bool)
     bare[[row for row, spaced in zip(pairs["rows"], pairs["spaced"]) if not spaced]] = True
     examples, attempt = [], 0
@@ -84,7 +88,7 @@ def code_pairs(model_dir=checkpoint.DEFAULT_PATH, problems: int = 40, seed: int 
                 t in index for t in example.ids):
             examples.append(example)
     ranks = []
-    for logits, wanted in trained_logits(model, train.Corpus(examples, used)):
+    for logits, wanted in trained_logits(model, Corpus(examples, used)):
         at = bare[wanted]
         own = logits[at, :-1]
         ranks += (own > own.gather(1, wanted[at, None])).sum(1).tolist()
