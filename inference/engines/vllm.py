@@ -300,5 +300,15 @@ class VllmEngine:
         llm = getattr(self, "llm", None)
         if llm is not None:
             self.llm = None
-            llm.shutdown()
+            try:  # first, so that it does not log the engine core's exit as a failure
+                self.loop.run(self._stop_output_handler(llm), timeout=10)
+            finally:
+                llm.shutdown()
         self.loop.stop()
+
+    @staticmethod
+    async def _stop_output_handler(llm):
+        handler = getattr(llm, "output_handler", None)
+        if handler is not None:
+            handler.cancel()
+            await asyncio.gather(handler, return_exceptions=True)
