@@ -20,6 +20,7 @@ On CPU, VLLM_CPU_KVCACHE_SPACE (GiB) sizes the KV cache.
 from __future__ import annotations
 
 import asyncio
+import collections
 import difflib
 import itertools
 import json
@@ -156,7 +157,7 @@ class VllmGeneration(Generation):
         self.cached_tokens: int | None = None
         self._cancelled = should_cancel
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._pending: list[int] = []
+        self._pending: collections.deque[int] = collections.deque()
         self._produced = 0
         self._done = False
         self._submitted = time.perf_counter()
@@ -182,7 +183,7 @@ class VllmGeneration(Generation):
         put(END)
 
     def __next__(self) -> int:
-        if self._produced and not self._done and self._cancelled():
+        if self._produced and (self._pending or not self._done) and self._cancelled():
             self.close()
         while not self._pending:
             if self._done:
@@ -205,7 +206,7 @@ class VllmGeneration(Generation):
             else:
                 self._done = True
         self._produced += 1
-        return self._pending.pop(0)
+        return self._pending.popleft()
 
     def close(self) -> None:
         """Stops here: aborts the request if it still runs; ids not yet taken are dropped."""
