@@ -32,6 +32,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", metavar="PATH",
                         help="checkpoint folder (default: $GPTOSS_MODEL, else the embedded gpt-oss-nano)")
     parser.add_argument("--device", help="cpu or cuda[:N] (default: cuda:0 when present)")
+    parser.add_argument("--engine", choices=("transformers", "vllm"), default="transformers",
+                        help="the model's engine: transformers (default) or vllm (the vllm extra)")
     parser.add_argument("--tools", default=DEFAULT_TOOLS,
                         help=f"built-in tools to enable, comma-separated (default {DEFAULT_TOOLS}; '' for none)")
     parser.add_argument("--functions", metavar="FILE.json",
@@ -154,11 +156,13 @@ def main(args) -> int:
     else:
         colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         send = TextView(sys.stdout, colour)
-    from .engine import Engine, EngineError  # torch: only once the request is known to be good
+    from .engine import EngineError, load  # torch: only once the request is known to be good
 
+    if args.engine == "vllm":  # vLLM logs to stdout by default; stdout is for the turn here
+        os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
     try:
         started = time.perf_counter()
-        engine = Engine.load(args.model, args.device)
+        engine = load(args.engine, args.model, args.device)
     except EngineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -189,4 +193,6 @@ def main(args) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
         emit.flush()
+        if hasattr(engine, "close"):  # vLLM's engine-core processes; test doubles have none
+            engine.close()
     return 1 if result.status == "failed" else 0
