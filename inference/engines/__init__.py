@@ -10,8 +10,8 @@ backend streams the same frames. Two backends:
   caching; many generations at once from many threads. Needs the `vllm` extra.
 
 What an engine offers (both backends):
-- `model_name`, `device`, `active_params` (parameters used per token, for est. FLOPs),
-  `context_length`;
+- `kind` (`transformers`, `vllm`: the metrics' `engine`), `model_name`, `device`,
+  `active_params` (parameters used per token, for est. FLOPs), `context_length`;
 - `generate(prompt_ids, *, max_new_tokens, temperature=0.0, top_p=1.0, seed=None,
   stop_ids=STOP_TOKENS, should_cancel=None)` → a `Generation`: an iterator of token ids. A stop
   id is yielded and ends it; `should_cancel()` is asked before each token after the first, and

@@ -218,6 +218,8 @@ class VllmGeneration(Generation):
 class VllmEngine:
     """A vLLM AsyncLLM behind the project's engine interface (inference/engines/__init__.py)."""
 
+    kind = "vllm"
+
     def __init__(self, folder: Path, *, model_name: str, device=None, dtype="auto",
                  tensor_parallel_size=1, pipeline_parallel_size=1, distributed_executor_backend=None,
                  engine_args=None):
