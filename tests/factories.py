@@ -8,3 +8,18 @@ def stored_turn(user, request_id="r1", user_text="Hi", effort="low", **fields):
     conversation = Conversation.objects.create(user=user, title="t")
     return Turn.objects.create(conversation=conversation, request_id=request_id,
                                user_text=user_text, effort=effort, **fields)
+
+
+def frame_log(turn_id: int) -> list[dict]:
+    """The turn's frame log in Redis (what its worker published, with `seq`)."""
+    from asgiref.sync import async_to_sync
+
+    from webapp.chat import live
+
+    async def read():
+        client = live.async_client()
+        try:
+            return await live.logged_frames(client, turn_id)
+        finally:
+            await client.aclose()
+    return async_to_sync(read)()

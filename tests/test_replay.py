@@ -6,13 +6,13 @@ what it streamed is read back from the turn's frame log."""
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from inference import events
+from tests.factories import frame_log
 from tests.scripted_engine import ScriptedEngine, calculator_call, final_answer
-from webapp.chat import live, tasks, worker
+from webapp.chat import tasks, worker
 from webapp.chat.models import Conversation, Message, Turn
 from webapp.chat.replay import turn_frames
 
@@ -35,13 +35,7 @@ def stream_and_store(monkeypatch, live_state):
         monkeypatch.setattr(worker, "_engine", engine)
         tasks.execute(turn.id, "w1", resume=False)
 
-        async def read():
-            client = live.async_client()
-            try:
-                return await live.logged_frames(client, turn.id)
-            finally:
-                await client.aclose()
-        logged = [{k: v for k, v in f.items() if k != "seq"} for f in async_to_sync(read)()]
+        logged = [{k: v for k, v in f.items() if k != "seq"} for f in frame_log(turn.id)]
         return [events.turn_queued(turn.request_id, turn.conversation_id, turn.id, 0)] + logged
     return run
 

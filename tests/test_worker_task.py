@@ -4,8 +4,8 @@ runs a turn twice, stops at the cancel flag, pauses and resumes on a builder's f
 gives the model the conversation's earlier answers."""
 
 import pytest
-from asgiref.sync import async_to_sync
 
+from factories import frame_log
 from scripted_engine import ScriptedEngine, calculator_call, final_answer
 from webapp.chat import live, tasks, turns, worker
 from webapp.chat.frames import TurnRequest
@@ -44,13 +44,7 @@ def run_task(turn, resume=False):
 
 
 def logged(turn) -> list[dict]:
-    async def read():
-        client = live.async_client()
-        try:
-            return await live.logged_frames(client, turn.id)
-        finally:
-            await client.aclose()
-    return async_to_sync(read)()
+    return frame_log(turn.id)
 
 
 def streamed_text(frames) -> dict[int, str]:
