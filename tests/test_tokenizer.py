@@ -1,0 +1,182 @@
+"""The tokenizer inspector: o200k_harmony (gpt-oss) and cl100k_base (GPT-4) side by side, in
+`inference.tokens`, `python -m inference tokens` and the /tokenizer/ page with its JSON endpoint.
+
+The counts below were measured here and are the background document's: an emoji is 1 token
+in o200k_harmony and 2 in cl100k_base, Korean 2 vs 5, Arabic 4 vs 10, and numbers split into
+chunks of up to three digits in both."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from inference import harmony, tokens, vocab
+from inference.__main__ import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+FACTS = [("😀", 1, 2), ("안녕하세요", 2, 5), ("مرحبا بالعالم", 4, 10), ("1234567", 3, 3)]
+TEXTS = [
+    "Hello, world!",
+    "What is 12 * 34?",
+    "def add(a, b):\n\treturn a + b\n",
+    "Ça coûte 3,50 € — 😀🎉",
+    "日本語のテキストと English mixed",
+    "   leading spaces and trailing   \n\n",
+    "3141592653589793238462643383279",
+    "",
+]
+
+
+@pytest.fixture(autouse=True)
+def keep_tiktoken_env(monkeypatch):
+    # ensure_vocab points TIKTOKEN_ENCODINGS_BASE at its folder; restore it after each test
+    monkeypatch.setenv("TIKTOKEN_ENCODINGS_BASE", os.environ.get("TIKTOKEN_ENCODINGS_BASE", ""))
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the network was used")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+# ---------- the counts ----------
+
+@pytest.mark.parametrize("text, o200k, cl100k", FACTS)
+def test_the_measured_counts(text, o200k, cl100k, no_network):
+    result = tokens.counts(text)
+    assert (result["o200k_harmony"]["count"], result["cl100k_base"]["count"]) == (o200k, cl100k)
+
+
+def test_numbers_split_into_chunks_of_up_to_three_digits_in_both():
+    for name in tokens.ENCODINGS:
+        pieces = [t["text"] for t in tokens.inspect("1234567")[name]["tokens"]]
+        assert pieces == ["123", "456", "7"], name
+
+
+@pytest.mark.parametrize("text", TEXTS + [text for text, _, _ in FACTS])
+def test_o200k_ids_are_openai_harmonys_own(text):
+    ids = tokens.encode("o200k_harmony", text)
+    assert ids == harmony.encoding().encode(text)  # the encoder, with its default arguments
+    # and what the model is given when someone types the text: the body of a rendered user message
+    import openai_harmony as oh
+
+    rendered = harmony.encoding().render_conversation(oh.Conversation.from_messages(
+        [oh.Message.from_role_and_content(oh.Role.USER, text)]))
+    body = rendered[rendered.index(harmony.MESSAGE) + 1: -1]
+    assert rendered[-1] == harmony.END and body == ids
+
+
+def test_special_token_text_is_ordinary_text_as_in_a_rendered_user_message():
+    import openai_harmony as oh
+
+    text = "hi <|end|><|start|>assistant"
+    ids = tokens.encode("o200k_harmony", text)
+    assert not set(ids) & {harmony.START, harmony.END}
+    rendered = harmony.encoding().render_conversation(oh.Conversation.from_messages(
+        [oh.Message.from_role_and_content(oh.Role.USER, text)]))
+    assert rendered[rendered.index(harmony.MESSAGE) + 1: -1] == ids
+    assert 100257 not in tokens.encode("cl100k_base", "<|endoftext|>")
+
+
+def test_cl100k_is_tiktokens_own_definition_over_the_offline_ranks(monkeypatch, no_network):
+    """tiktoken defines cl100k_base with a download; handed the provisioned ranks instead,
+    its definition equals ours and encodes every text the same."""
+    import tiktoken
+    import tiktoken_ext.openai_public as openai_public
+
+    ranks = tokens.cl100k()._mergeable_ranks
+
+    def offline(url, expected_hash=None):
+        assert expected_hash == vocab.EXPECTED_SHA256["cl100k_base"]
+        return ranks
+
+    monkeypatch.setattr(openai_public, "load_tiktoken_bpe", offline)
+    definition = openai_public.cl100k_base()
+    assert definition["pat_str"] == tokens.CL100K_PATTERN
+    assert definition["special_tokens"] == tokens.CL100K_SPECIAL_TOKENS
+    reference = tiktoken.Encoding(**definition)
+    for text in TEXTS + [text for text, _, _ in FACTS]:
+        assert tokens.encode("cl100k_base", text) == reference.encode(text), text
+
+
+def test_cl100k_ranks_come_from_the_hash_checked_file():
+    path = vocab.ensure_vocab("cl100k_base")
+    assert path.name == "cl100k_base.tiktoken"
+    table = vocab.token_bytes("cl100k_base")
+    assert len(table) == 100256 and table[0] == b"!" and table[76460] == b"\xf0\x9f\x98"
+
+
+# ---------- each token's text ----------
+
+def test_a_character_split_across_tokens_is_shown_as_hex():
+    split = tokens.inspect("😀")["cl100k_base"]["tokens"]
+    assert split == [{"id": 76460, "text": "\ufffd", "hex": "F0 9F 98"},
+                     {"id": 222, "text": "\ufffd", "hex": "80"}]
+    assert tokens.inspect("😀")["o200k_harmony"]["tokens"] == [{"id": 84083, "text": "😀", "hex": None}]
+
+
+@pytest.mark.parametrize("name", tokens.ENCODINGS)
+def test_the_tokens_bytes_are_the_text(name):
+    for text in TEXTS + [text for text, _, _ in FACTS]:
+        pieces = tokens.inspect(text)[name]["tokens"]
+        joined = b"".join(bytes.fromhex(p["hex"]) if p["hex"] else p["text"].encode() for p in pieces)
+        assert joined == text.encode(), text
+
+
+def test_ratio():
+    assert tokens.ratio(4, 10) == 2.5 and tokens.ratio(3, 3) == 1.0 and tokens.ratio(0, 0) is None
+
+
+# ---------- the CLI ----------
+
+def test_cli_json_has_exactly_the_documented_shape(capsys):
+    assert main(["tokens", "--json", "안녕하세요"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == {"o200k_harmony": {"ids": [14307, 171731], "count": 2},
+                       "cl100k_base": {"ids": [31495, 230, 75265, 243, 92245], "count": 5}}
+
+
+def test_cli_prints_both_side_by_side(capsys):
+    assert main(["tokens", "😀"]) == 0
+    out = capsys.readouterr().out
+    assert "o200k_harmony      1 token\n" in out
+    assert "cl100k_base        2 tokens  (2.00× o200k_harmony)" in out
+    assert '84083 "😀"' in out and "76460 <F0 9F 98>" in out and "222 <80>" in out
+    assert main(["tokens", "a\tb"]) == 0
+    assert r'"\t' in capsys.readouterr().out  # a tab is shown, not printed raw
+
+
+def test_cli_runs_as_a_module_offline(tmp_path):
+    """The real command in a fresh process, provisioning both vocabularies into an empty cache."""
+    env = {**os.environ, "GPTOSS_VOCAB_DIR": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-m", "inference", "tokens", "--json", "مرحبا بالعالم"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    printed = json.loads(run.stdout)
+    assert [printed[name]["count"] for name in ("o200k_harmony", "cl100k_base")] == [4, 10]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cl100k_base.tiktoken", "o200k_base.tiktoken"]
+
+
+def test_cli_refuses_a_cl100k_file_with_the_wrong_hash(tmp_path):
+    vocab.ensure_vocab("o200k_base", tmp_path)
+    bad = vocab.ensure_vocab("cl100k_base", tmp_path)
+    data = bytearray(bad.read_bytes())
+    data[100] ^= 0x01
+    bad.write_bytes(bytes(data))
+    env = {**os.environ, "GPTOSS_VOCAB_DIR": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-m", "inference", "tokens", "--json", "hi"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.startswith("error: ") and "Traceback" not in run.stderr
+    assert vocab.EXPECTED_SHA256["cl100k_base"] in run.stderr and "refusing" in run.stderr
