@@ -180,3 +180,101 @@ def test_cli_refuses_a_cl100k_file_with_the_wrong_hash(tmp_path):
     assert run.returncode == 2 and run.stdout == ""
     assert run.stderr.startswith("error: ") and "Traceback" not in run.stderr
     assert vocab.EXPECTED_SHA256["cl100k_base"] in run.stderr and "refusing" in run.stderr
+
+
+# ---------- the page and its endpoint ----------
+
+API = "/api/tokenize/"
+
+
+@pytest.fixture
+def ada_client(db):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(get_user_model().objects.create_user("ada", password="pw-ada-1234"))
+    client.get("/tokenizer/")  # sets the CSRF cookie, as the page does for the browser
+    return client
+
+
+def post(client, body, **extra):
+    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    return client.post(API, data=data, content_type="application/json",
+                       HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value, **extra)
+
+
+def test_the_page_and_the_endpoint_need_a_login(db):
+    from django.test import Client
+
+    page = Client().get("/tokenizer/")
+    assert page.status_code == 302 and page.url.startswith("/accounts/login/")
+    api = Client().post(API, data='{"text": "hi"}', content_type="application/json")
+    assert api.status_code == 302 and api.url.startswith("/accounts/login/")
+
+
+def test_the_chat_page_links_the_tokenizer(ada_client):
+    html = ada_client.get("/").content.decode()
+    assert 'href="/tokenizer/"' in html
+
+
+def test_the_page_has_the_form_the_examples_and_both_columns(ada_client):
+    response = ada_client.get("/tokenizer/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<label class="field-label" for="tok-text">Text</label>' in html
+    assert "csrfmiddlewaretoken" in html
+    for label in ["Emoji", "Korean", "Arabic", "Long numbers", "Python with tabs"]:
+        assert f">{label}</button>" in html
+    assert 'data-tokens="o200k_harmony"' in html and 'data-tokens="cl100k_base"' in html
+    examples = response.context["page_data"]["examples"]
+    assert examples[0] == "😀" and "\t" in examples[4]
+
+
+def test_the_endpoint_returns_both_tokenisations_with_each_tokens_text(ada_client):
+    response = post(ada_client, {"text": "😀"})
+    assert response.status_code == 200
+    assert response.json() == {
+        "chars": 1,
+        "o200k_harmony": {"count": 1, "tokens": [{"id": 84083, "text": "😀", "hex": None}]},
+        "cl100k_base": {"count": 2, "tokens": [{"id": 76460, "text": "\ufffd", "hex": "F0 9F 98"},
+                                               {"id": 222, "text": "\ufffd", "hex": "80"}]},
+        "ratio": 2.0,
+    }
+    empty = post(ada_client, {"text": ""}).json()
+    assert empty["o200k_harmony"] == {"count": 0, "tokens": []} and empty["ratio"] is None
+
+
+def test_the_endpoint_is_csrf_protected_and_post_only(ada_client):
+    refused = ada_client.post(API, data='{"text": "hi"}', content_type="application/json")
+    assert refused.status_code == 403  # no X-CSRFToken
+    assert ada_client.get(API).status_code == 405
+
+
+@pytest.mark.parametrize("body, message", [
+    ("not json", 'Send a JSON object: {"text": "…"}.'),
+    ('["a list"]', 'Send a JSON object: {"text": "…"}.'),
+    ({"txt": "typo"}, '"text" must be a string.'),
+    ({"text": 42}, '"text" must be a string.'),
+])
+def test_bad_requests_get_a_clear_error(ada_client, body, message):
+    response = post(ada_client, body)
+    assert response.status_code == 400 and response.json()["error"] == message
+
+
+def test_texts_over_the_limit_are_refused_with_a_clear_error(ada_client):
+    from webapp.chat.views import TOKENIZE_MAX_CHARS
+
+    assert post(ada_client, {"text": "a" * TOKENIZE_MAX_CHARS}).status_code == 200
+    response = post(ada_client, {"text": "a" * (TOKENIZE_MAX_CHARS + 1)})
+    assert response.status_code == 413
+    assert response.json() == {
+        "error": "The text is 10,001 characters; the tokenizer takes at most 10,000.",
+        "max_chars": TOKENIZE_MAX_CHARS}
+    # 10,001 emoji escaped as JSON (12 bytes each) stay within the body limit: the text is counted
+    assert "characters" in post(ada_client, {"text": "😀" * (TOKENIZE_MAX_CHARS + 1)}).json()["error"]
+    # a body over the limit is refused before it is read
+    response = post(ada_client, '{"text": "' + "\\u00e9" * 50_000 + '"}')
+    assert response.status_code == 413
+    assert response.json()["error"] == ("The request is 300,012 bytes; the tokenizer takes texts "
+                                        "of at most 10,000 characters.")
