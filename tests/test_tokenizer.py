@@ -278,3 +278,80 @@ def test_texts_over_the_limit_are_refused_with_a_clear_error(ada_client):
     assert response.status_code == 413
     assert response.json()["error"] == ("The request is 300,012 bytes; the tokenizer takes texts "
                                         "of at most 10,000 characters.")
+
+
+# ---------- the page in a real browser ----------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update"]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+def test_the_page_in_a_browser_shows_the_emoji_example(live_server, transactional_db):
+    """Debian's chromium against Django's live server: the emoji example is 1 token against 2,
+    the split character shows as hex, a typed text is tokenised as it is typed, and the
+    examples work from the keyboard. Screenshots: tests/artifacts/tokenizer-emoji.png and
+    tokenizer-python-tabs.png."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"the browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from playwright.sync_api import expect, sync_playwright
+
+    client = Client()
+    client.force_login(get_user_model().objects.create_user("eve", password="pw-eve-1234"))
+    cookie = {"name": "sessionid", "value": client.cookies["sessionid"].value,
+              "url": live_server.url}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1200, "height": 820})
+            context.add_cookies([cookie])
+            page = context.new_page()
+            errors = []
+            page.on("pageerror", lambda error: errors.append(error))
+            page.goto(live_server.url + "/")
+            page.get_by_role("link", name="Tokenizer").click()
+            expect(page).to_have_url(live_server.url + "/tokenizer/")
+
+            count = {name: page.locator(f'[data-count="{name}"]') for name in tokens.ENCODINGS}
+            page.get_by_role("button", name="Emoji").click()
+            expect(count["o200k_harmony"]).to_have_text("1")
+            expect(count["cl100k_base"]).to_have_text("2")
+            expect(page.locator("[data-ratio]")).to_have_text("2.00×")
+            expect(page.locator("#tok-summary")).to_contain_text("1 token")
+            expect(page.locator("#tok-length")).to_have_text("1 / 10,000 characters")  # code points
+            o200k = page.locator('[data-tokens="o200k_harmony"] .tk')
+            cl100k = page.locator('[data-tokens="cl100k_base"] .tk')
+            expect(o200k).to_have_count(1)
+            expect(o200k.first).to_have_text("😀")
+            expect(o200k.first).to_have_attribute("title", 'id 84083 · "😀"')
+            expect(cl100k).to_have_text(["F0 9F 98", "80"])
+            expect(cl100k.first).to_have_attribute(
+                "title", "id 76460 · bytes F0 9F 98, part of a character split across tokens")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "tokenizer-emoji.png"), full_page=True)
+
+            textarea = page.get_by_label("Text", exact=True)
+            textarea.fill("مرحبا بالعالم")  # tokenised as typed, with no button pressed
+            expect(count["o200k_harmony"]).to_have_text("4")
+            expect(count["cl100k_base"]).to_have_text("10")
+
+            page.get_by_role("button", name="Korean").focus()
+            page.keyboard.press("Enter")
+            expect(count["o200k_harmony"]).to_have_text("2")
+            expect(count["cl100k_base"]).to_have_text("5")
+            assert textarea.input_value() == "안녕하세요"
+
+            page.get_by_role("button", name="Python with tabs").click()
+            expect(page.locator('[data-tokens="o200k_harmony"] .tk-ws', has_text="⇥").first).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "tokenizer-python-tabs.png"), full_page=True)
+
+            textarea.fill("a" * 10_001)
+            page.get_by_role("button", name="Tokenize").click()
+            expect(page.get_by_role("alert")).to_have_text(
+                "The text is 10,001 characters; the tokenizer takes at most 10,000.")
+            assert not errors, errors
+        finally:
+            browser.close()

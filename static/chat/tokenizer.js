@@ -16,6 +16,8 @@ const summary = $("#tok-summary");
 const lengthNote = $("#tok-length");
 const csrfToken = form.querySelector("[name=csrfmiddlewaretoken]").value;
 const number = new Intl.NumberFormat("en");
+// characters as the server counts them (code points: an emoji is one, not two UTF-16 units)
+const characters = (text) => [...text].length;
 
 let timer = null;
 let latest = 0; // the number of the newest request: older answers are dropped
@@ -64,6 +66,7 @@ function draw(result) {
     }
     stream.replaceChildren(...nodes);
     summary.querySelector(`[data-count="${name}"]`).textContent = number.format(count);
+    summary.querySelector(`[data-unit="${name}"]`).textContent = count === 1 ? "token" : "tokens";
     document.querySelector(`[data-ids="${name}"]`).textContent = tokens.map((t) => t.id).join(" ");
   }
   summary.querySelector("[data-ratio]").textContent =
@@ -74,8 +77,8 @@ function draw(result) {
 async function tokenize() {
   clearTimeout(timer);
   const text = textarea.value;
-  if (text.length > page.max_chars) {
-    showError(`The text is ${number.format(text.length)} characters; the tokenizer takes at most ${number.format(page.max_chars)}.`);
+  if (characters(text) > page.max_chars) {
+    showError(`The text is ${number.format(characters(text))} characters; the tokenizer takes at most ${number.format(page.max_chars)}.`);
     return;
   }
   const mine = ++latest;
@@ -110,9 +113,9 @@ async function tokenize() {
 }
 
 function noteLength() {
-  const over = textarea.value.length > page.max_chars;
-  lengthNote.textContent = `${number.format(textarea.value.length)} / ${number.format(page.max_chars)} characters`;
-  lengthNote.classList.toggle("over", over);
+  const length = characters(textarea.value);
+  lengthNote.textContent = `${number.format(length)} / ${number.format(page.max_chars)} characters`;
+  lengthNote.classList.toggle("over", length > page.max_chars);
 }
 
 textarea.addEventListener("input", () => {
