@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -34,20 +33,7 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def keep_tiktoken_env(monkeypatch):
-    # ensure_vocab points TIKTOKEN_ENCODINGS_BASE at its folder; restore it after each test
-    monkeypatch.setenv("TIKTOKEN_ENCODINGS_BASE", os.environ.get("TIKTOKEN_ENCODINGS_BASE", ""))
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("the network was used")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+pytestmark = pytest.mark.usefixtures("keep_tiktoken_env")
 
 
 # ---------- the counts ----------
