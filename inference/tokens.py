@@ -11,7 +11,7 @@ hash-checked tiktoken file written from quicktok-v1 (never downloaded).
   (`tiktoken_ext/openai_public.py`, `cl100k_base()`), which loads its ranks by download;
   tests/test_tokenizer.py checks that they are equal.
 
-Text is encoded as ordinary text in both: `<|start|>` typed by a user is seven ordinary
+Text is encoded as ordinary text in both: `<|start|>` typed by a user is five ordinary
 tokens, exactly as harmony renders it inside a user's message (special tokens come only from
 the rendering, never from what people type).
 """
