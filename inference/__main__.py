@@ -1,8 +1,9 @@
-"""`python -m inference {render,parse,chat}`: the harmony core from the command line.
+"""`python -m inference {render,parse,tokens,chat}`: the harmony core from the command line.
 
 - render: print the exact harmony prompt of one user message (text, then token ids).
 - parse:  read a raw completion as servers log it and print the protocol events it
           yields, plus what was malformed (docs/harmony-parsing.md).
+- tokens: a text's tokens in o200k_harmony (gpt-oss) and cl100k_base (GPT-4), side by side.
 - chat:   run a turn on a model (inference/chat_cli.py); imported only when asked for,
           so render and parse need neither torch nor a checkpoint.
 """
@@ -10,8 +11,10 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
+import unicodedata
 
 from . import harmony
 
@@ -131,6 +134,57 @@ def cmd_parse(args) -> int:
     return 0
 
 
+def shown(token: dict) -> str:
+    """A token for a terminal: its text quoted with escapes (tabs, newlines visible), or its
+    bytes in hex when they are part of a UTF-8 character."""
+    if token["hex"]:
+        return f"<{token['hex']}>"
+    return json.dumps(token["text"], ensure_ascii=False)
+
+
+def width(text: str) -> int:
+    """Terminal columns: wide (CJK, emoji) characters take two, combining marks none."""
+    return sum(0 if unicodedata.combining(c) else
+               2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def cmd_tokens(args) -> int:
+    from . import tokens
+    from .vocab import VocabError
+
+    try:
+        result = tokens.counts(args.text) if args.json else tokens.inspect(args.text)
+    except VocabError as exc:
+        raise CliError(str(exc)) from exc
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print_side_by_side(args.text, result)
+    return 0
+
+
+def print_side_by_side(text: str, result: dict) -> None:
+    from .tokens import ratio
+
+    o200k, cl100k = result["o200k_harmony"], result["cl100k_base"]
+    chars, size = len(text), len(text.encode())
+    print(f"{chars} character{'' if chars == 1 else 's'}, {size} UTF-8 byte{'' if size == 1 else 's'}")
+    times = ratio(o200k["count"], cl100k["count"])
+    for name, entry in result.items():
+        print(f"{name:<14}{entry['count']:>6} token{'' if entry['count'] == 1 else 's'}"
+              + (f"  ({times:.2f}× o200k_harmony)" if name == "cl100k_base" and times else ""))
+    rows = [(f"{t['id']:>6} {shown(t)}" if t else "", f"{u['id']:>6} {shown(u)}" if u else "")
+            for t, u in itertools.zip_longest(o200k["tokens"], cl100k["tokens"])]
+    if not rows:
+        return
+    left = max(width("o200k_harmony"), *(width(a) for a, _ in rows))
+    number = len(str(len(rows)))
+    print()
+    print(f"{'#':>{number}}  {'o200k_harmony'}{' ' * (left - 13)}  cl100k_base")
+    for i, (a, b) in enumerate(rows, 1):
+        print(f"{i:>{number}}  {a}{' ' * (left - width(a))}  {b}".rstrip())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m inference", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -151,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("file", nargs="?", default="-", help="the completion (default: stdin)")
     parse.add_argument("--json", action="store_true", help="JSON lines, then a parse.report")
     parse.set_defaults(run=cmd_parse)
+
+    tokens = sub.add_parser("tokens", help="a text's tokens in o200k_harmony and cl100k_base")
+    tokens.add_argument("text", help="the text, encoded as ordinary text (no special tokens)")
+    tokens.add_argument("--json", action="store_true",
+                        help='print {"o200k_harmony": {"ids": [...], "count": N}, '
+                             '"cl100k_base": {"ids": [...], "count": N}}')
+    tokens.set_defaults(run=cmd_tokens)
 
     sub.add_parser("chat", help="run a turn on a model (see `chat --help`)")
     return parser

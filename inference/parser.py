@@ -16,9 +16,7 @@ in docs/harmony-parsing.md; in short:
 
 from __future__ import annotations
 
-import base64
 import codecs
-import functools
 import re
 from dataclasses import dataclass, field
 
@@ -39,18 +37,6 @@ DOTTED_NAME = re.compile(r"[A-Za-z_][\w\-]*\.[\w\-]+(?:\.[\w\-]+)*")
 # A header that runs this long without `<|message|>` and without a body word is not a header.
 MAX_HEADER_TOKENS = 64
 FIRST_SPECIAL_ID = 199998  # o200k_harmony: every id from here on is a special token
-
-
-@functools.lru_cache(maxsize=1)
-def token_bytes() -> dict[int, bytes]:
-    """The bytes of every ordinary token, read from the provisioned vocabulary, so text can
-    be decoded incrementally (openai-harmony only decodes whole strings)."""
-    table = {}
-    with open(vocab.ensure_vocab("o200k_base"), "rb") as f:
-        for line in f:
-            token, rank = line.split()
-            table[int(rank)] = base64.b64decode(token)
-    return table
 
 
 @dataclass
@@ -241,7 +227,7 @@ class HarmonyStream:
         self.notes: list[str] = []
         self.stop_token: int | None = None
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._bytes = token_bytes()
+        self._bytes = vocab.token_bytes("o200k_base")
         self._current: ParsedMessage | None = None  # the message whose body is streaming
         self._pending_ids: list[int] = []  # tokens of the header being read
         self._new_header("implicit")

@@ -9,6 +9,7 @@ cache folder, check the official sha256 and point TIKTOKEN_ENCODINGS_BASE at the
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 import struct
@@ -91,3 +92,15 @@ def ensure_vocab(name: str = "o200k_base", folder: Path | None = None) -> Path:
     check_sha256(path, name)
     os.environ["TIKTOKEN_ENCODINGS_BASE"] = str(folder)
     return path
+
+
+@functools.lru_cache(maxsize=None)
+def token_bytes(name: str) -> dict[int, bytes]:
+    """Rank → bytes of every ordinary token of `name` (`o200k_base`, `cl100k_base`), read
+    from its provisioned, hash-checked file: the one way both vocabularies are loaded."""
+    table = {}
+    with open(ensure_vocab(name), "rb") as f:
+        for line in f:
+            token, rank = line.split()
+            table[int(rank)] = base64.b64decode(token)
+    return table

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 import time
 import uuid
 
@@ -20,6 +22,23 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 SAME_ORIGIN = "http://localhost"
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to open a connection fails the test (offline vocabulary provisioning)."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the network was used")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+@pytest.fixture
+def keep_tiktoken_env(monkeypatch):
+    """ensure_vocab points TIKTOKEN_ENCODINGS_BASE at its folder; restored after the test."""
+    monkeypatch.setenv("TIKTOKEN_ENCODINGS_BASE", os.environ.get("TIKTOKEN_ENCODINGS_BASE", ""))
 
 
 @pytest.fixture

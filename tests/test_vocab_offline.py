@@ -1,9 +1,8 @@
-"""Offline provisioning of the o200k vocabulary: written from quicktok-v1, hash-checked,
-never downloaded."""
+"""Offline provisioning of the o200k and cl100k vocabularies: written from quicktok-v1,
+hash-checked, never downloaded."""
 
 import hashlib
 import os
-import socket
 import sys
 
 import pytest
@@ -12,20 +11,7 @@ from inference import vocab
 from inference.vocab import VocabError
 
 
-@pytest.fixture
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("the network was used")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-
-
-@pytest.fixture(autouse=True)
-def keep_tiktoken_env(monkeypatch):
-    # ensure_vocab points TIKTOKEN_ENCODINGS_BASE at its folder; restore it after each test
-    monkeypatch.setenv("TIKTOKEN_ENCODINGS_BASE", os.environ.get("TIKTOKEN_ENCODINGS_BASE", ""))
+pytestmark = pytest.mark.usefixtures("keep_tiktoken_env")
 
 
 @pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])

@@ -11,4 +11,6 @@ urlpatterns = [
     path("api/conversations/<int:conversation_id>/", views.conversation_api,
          name="conversation-api"),
     path("api/turns/<int:turn_id>/", views.turn_api, name="turn-api"),
+    path("tokenizer/", views.tokenizer, name="tokenizer"),
+    path("api/tokenize/", views.tokenize_api, name="tokenize-api"),
 ]

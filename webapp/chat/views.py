@@ -1,19 +1,35 @@
-"""Pages and the JSON read API of the chat. Every view is per user: a conversation or
-turn of someone else is a 404, never a 403, so ids reveal nothing."""
+"""Pages and the JSON read API of the chat, and the tokenizer inspector. Every view is per
+user: a conversation or turn of someone else is a 404, never a 403, so ids reveal nothing."""
 
 from __future__ import annotations
+
+import json
 
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
+from inference import tokens
 from inference.harmony import EFFORTS
 
 from .models import Conversation, Turn
 from .replay import turn_frames
 
 SIDEBAR_SIZE = 100
+# The tokenizer inspector takes texts up to this many characters; a request body larger than
+# TOKENIZE_MAX_BODY is refused before it is read (JSON escapes take up to 12 bytes a character).
+TOKENIZE_MAX_CHARS = 10_000
+TOKENIZE_MAX_BODY = 12 * TOKENIZE_MAX_CHARS + 1024
+TOKENIZER_MODELS = {"o200k_harmony": "gpt-oss", "cl100k_base": "GPT-4"}
+TOKENIZER_EXAMPLES = [
+    ("Emoji", "😀"),
+    ("Korean", "안녕하세요"),
+    ("Arabic", "مرحبا بالعالم"),
+    ("Long numbers", "1234567 × 7654321 = 9449772114007; π ≈ 3.14159265358979"),
+    ("Python with tabs",
+     'def greet(name):\n\tif name:\n\t\treturn f"Hello, {name}!"\n\treturn "Hello!"\n'),
+]
 
 
 def turn_payload(turn) -> dict:
@@ -82,3 +98,50 @@ def conversations_api(request):
         {"id": c.id, "title": c.title, "updated_at": c.updated_at.isoformat()}
         for c in conversations
     ]})
+
+
+@require_GET
+@login_required
+def tokenizer(request):
+    return render(request, "chat/tokenizer.html", {
+        "examples": [label for label, _ in TOKENIZER_EXAMPLES],
+        "encodings": [(name, TOKENIZER_MODELS[name]) for name in tokens.ENCODINGS],
+        "max_chars": TOKENIZE_MAX_CHARS,
+        "page_data": {"examples": [text for _, text in TOKENIZER_EXAMPLES],
+                      "max_chars": TOKENIZE_MAX_CHARS},
+    })
+
+
+def tokenize_error(message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": message, "max_chars": TOKENIZE_MAX_CHARS}, status=status)
+
+
+@require_POST
+@login_required
+def tokenize_api(request):
+    """`{"text": …}` → each encoding's count and tokens (id, text, hex of a partial UTF-8
+    character), plus characters and the cl100k/o200k ratio. CSRF-protected like every POST."""
+    try:  # the declared size first, so that a huge body is never read
+        size = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        size = 0
+    if max(size, 0) <= TOKENIZE_MAX_BODY:
+        size = len(request.body)
+    if size > TOKENIZE_MAX_BODY:
+        return tokenize_error(f"The request is {size:,} bytes; the tokenizer takes texts of at "
+                              f"most {TOKENIZE_MAX_CHARS:,} characters.", 413)
+    try:
+        text = json.loads(request.body).get("text")
+    except (ValueError, AttributeError):
+        return tokenize_error('Send a JSON object: {"text": "…"}.', 400)
+    if not isinstance(text, str):
+        return tokenize_error('"text" must be a string.', 400)
+    if len(text) > TOKENIZE_MAX_CHARS:
+        return tokenize_error(f"The text is {len(text):,} characters; the tokenizer takes at most "
+                              f"{TOKENIZE_MAX_CHARS:,}.", 413)
+    result = tokens.inspect(text)
+    return JsonResponse({
+        "chars": len(text),
+        **result,
+        "ratio": tokens.ratio(result["o200k_harmony"]["count"], result["cl100k_base"]["count"]),
+    })
