@@ -19,7 +19,8 @@ from typing import Any
 
 from . import events, harmony
 from .parser import HarmonyStream, ParsedMessage
-from .tools import UnknownTool, registry
+from .tools import UnknownTool
+from .tools.bounded import run_tool
 
 MAX_TOOL_ROUNDS = 8
 FUNCTIONS = "functions."
@@ -181,9 +182,11 @@ def parse_arguments(text: str):
     return arguments, None
 
 
-def run_builtin(name, arguments) -> str:
+def run_builtin(name, arguments, should_cancel=None) -> str:
+    """A built-in tool's output, bounded in time and size (inference/tools/bounded.py): a
+    function tool runs in a child process the worker can kill."""
     try:
-        return registry.get(name).run(arguments)
+        return run_tool(name, arguments, should_cancel)
     except Exception as exc:  # a bug in a tool must not end the turn; the model is told
         return f"error: the {name} tool failed ({type(exc).__name__}: {exc})"
 
@@ -336,7 +339,7 @@ class TurnLoop:
         if problem is not None:
             output = problem
         elif name in self.settings.builtin_tools:
-            output = run_builtin(name, arguments)
+            output = run_builtin(name, arguments, self.cancelled)
         else:
             known = ", ".join([*self.settings.builtin_tools, *sorted(builder_names)]) or "none"
             output = f"error: there is no tool {call.recipient!r} (available: {known})"
