@@ -1,5 +1,7 @@
 """The calculator evaluates arithmetic exactly and safely, and reports problems as text."""
 
+import time
+
 import pytest
 
 from inference.tools import registry
@@ -39,7 +41,7 @@ def test_arithmetic_results_are_plain_numbers(expression, expected):
     ("9 ** 9 ** 9", "exponent too large"),
     ("10 ** 200", "result too large"),
     ("2.0 ** 5000", "result too large"),
-    ("1e999", "result too large"),
+    ("1e999", "number too large"),
     ("sqrt(-1)", "square root of a negative number"),
     ("12 *", "invalid expression"),
     ("", "empty"),
@@ -78,3 +80,50 @@ def test_declaration_is_a_function_tool_with_a_schema():
     assert decl.name == "calculator"
     assert decl.parameters["required"] == ["expression"]
     assert decl.parameters["properties"]["expression"]["type"] == "string"
+
+
+# What would run for hours or exhaust memory, refused before it runs. Each goes through the
+# bounded runner first: were a refusal missing, the runner's child process would hit its time
+# limit (and this test fail) instead of the test hanging.
+BLOWUPS = [
+    ("round(5, -10**99)", "round() digits must be between -200 and 200"),  # 10**(10**99)
+    ("round(10**99, -10**99)", "round() digits must be between -200 and 200"),
+    ("round(7, -(10**18))", "round() digits must be between -200 and 200"),
+    ("round(2.5, 10**18)", "round() digits must be between -200 and 200"),
+    ("round(5, -max(10**99, 1))", "round() digits must be between -200 and 200"),
+    ("9 ** 9 ** 9", "exponent too large (at most 10000)"),
+    ("(2 ** 0.5) ** 100000", "exponent too large (at most 10000)"),
+    ("2 ** 10000", "result too large (more than 100 digits)"),
+    ("((9 ** 9) ** 9) ** 9", "result too large (more than 100 digits)"),
+    ("*".join(["99999999999"] * 20), "result too large (more than 100 digits)"),  # a factorial's way
+    ("(10**99) * (10**99)", "result too large (more than 100 digits)"),
+    ("1" * 400, "number too large (more than 100 digits)"),
+    ("1e999", "number too large"),
+    ("-" * 300 + "1", "expression nested too deeply (at most 100 levels)"),
+    ("+".join(["1"] * 101), "expression nested too deeply (at most 100 levels)"),
+    ("(" * 201 + "1" + ")" * 201, "expression nested too deeply (too many parentheses)"),
+]
+
+
+@pytest.mark.parametrize("expression, reason", BLOWUPS)
+def test_blowups_are_refused_in_microseconds_with_the_reason(expression, reason):
+    from inference.tools.calculator import calculate
+    from inference.turn import run_builtin
+
+    assert run_builtin("calculator", {"expression": expression}) == f"error: {reason}"
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        result = calculate(expression)
+        best = min(best, time.perf_counter() - started)
+    assert result == f"error: {reason}"
+    assert best < 0.002, f"{best * 1e6:.0f} µs"
+
+
+def test_the_limits_leave_ordinary_arithmetic_alone():
+    assert calc("round(123456, -3)") == "123000"
+    assert calc("round(2.675, 2)") == "2.67"
+    assert calc("round(1, 200)") == "1"
+    assert calc("+".join(["1"] * 100)) == "100"  # a sum of 100 numbers nests 100 deep
+    assert calc("(" * 150 + "2" + ")" * 150) == "2"
+    assert calc("9 ** 99") == str(9**99)

@@ -1,9 +1,12 @@
 """The `calculator` tool: arithmetic on an expression, evaluated by walking its syntax tree.
 
 Nothing is passed to `eval`: only numbers, + - * / // % **, unary signs, parentheses and a
-few named functions and constants are accepted. Integers stay exact; exponents and integer
-sizes are bounded so that `9**9**9` cannot exhaust the worker. Every problem comes back to
-the model as a line of text starting with `error:`, never as an exception.
+few named functions and constants are accepted. Integers stay exact. Whatever could run long
+is refused before it runs, in microseconds: exponents, integer sizes, round()'s digits and the
+nesting depth are bounded, so that `9**9**9` or `round(5, -10**99)` (which would compute
+10**(10**99)) cannot exhaust the worker. Every problem comes back to the model as a line of
+text starting with `error:`, never as an exception. The call still runs in a killable child
+process with a time limit (inference/tools/bounded.py), should anything slip through.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from ..harmony import FunctionTool
 MAX_EXPRESSION_CHARS = 500
 MAX_INT_DIGITS = 100  # larger integer results would be unreadable anyway
 MAX_EXPONENT = 10_000
+MAX_ROUND_DIGITS = 2 * MAX_INT_DIGITS  # round(x, n) and round(x, -n) for 0 <= n <= 200
+MAX_DEPTH = 100  # levels of nested operations and calls (a sum of 100 numbers is 100)
 
 FUNCTIONS = {"sqrt": 1, "abs": 1, "round": (1, 2), "min": None, "max": None}
 CONSTANTS = {"pi": math.pi, "e": math.e}
@@ -28,11 +33,11 @@ class CalculationError(ValueError):
     """Why an expression has no answer; its text goes back to the model."""
 
 
-def check_size(value):
+def check_size(value, what="result"):
     if isinstance(value, float) and not math.isfinite(value):
-        raise CalculationError("result too large")
+        raise CalculationError(f"{what} too large")
     if isinstance(value, int) and abs(value) >= 10**MAX_INT_DIGITS:
-        raise CalculationError(f"result too large (more than {MAX_INT_DIGITS} digits)")
+        raise CalculationError(f"{what} too large (more than {MAX_INT_DIGITS} digits)")
     return value
 
 
@@ -76,9 +81,26 @@ def call(name, args):
             raise CalculationError("square root of a negative number")
         root = math.isqrt(args[0]) if isinstance(args[0], int) else None
         return root if root is not None and root * root == args[0] else math.sqrt(args[0])
-    if name == "round" and len(args) == 2 and not isinstance(args[1], int):
-        raise CalculationError("round() needs a whole number of digits")
+    if name == "round" and len(args) == 2:
+        if not isinstance(args[1], int):
+            raise CalculationError("round() needs a whole number of digits")
+        if abs(args[1]) > MAX_ROUND_DIGITS:  # round(5, -10**99) would compute 10**(10**99)
+            raise CalculationError(f"round() digits must be between -{MAX_ROUND_DIGITS} and "
+                                   f"{MAX_ROUND_DIGITS}")
     return {"abs": abs, "round": round, "min": min, "max": max}[name](*args)
+
+
+def depth(tree) -> int:
+    """How deeply the syntax tree nests, counted without recursion."""
+    deepest, level = 0, [(tree, 0)]
+    while level:
+        node, d = level.pop()
+        deepest = max(deepest, d)
+        if deepest > MAX_DEPTH:
+            break
+        level += [(child, d + 1) for child in ast.iter_child_nodes(node)
+                  if not isinstance(child, (ast.operator, ast.unaryop, ast.expr_context))]
+    return deepest
 
 
 def evaluate_node(node):
@@ -87,7 +109,7 @@ def evaluate_node(node):
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
             raise CalculationError(f"not a number: {node.value!r}")
-        return check_size(node.value)
+        return check_size(node.value, "number")
     if isinstance(node, ast.BinOp) and type(node.op) in BINARY:
         left, right = evaluate_node(node.left), evaluate_node(node.right)
         return check_size(BINARY[type(node.op)](left, right))
@@ -126,8 +148,14 @@ def calculate(expression: str) -> str:
         expression = expression.replace(spelled, python)
     try:
         tree = ast.parse(expression.strip(), mode="eval")
-    except SyntaxError:
+    except SyntaxError as exc:
+        if "too many nested parentheses" in str(exc):
+            return "error: expression nested too deeply (too many parentheses)"
         return f"error: invalid expression {expression.strip()!r}"
+    except (RecursionError, MemoryError):  # the parser's own stack
+        return f"error: expression nested too deeply (at most {MAX_DEPTH} levels)"
+    if depth(tree) > MAX_DEPTH:
+        return f"error: expression nested too deeply (at most {MAX_DEPTH} levels)"
     try:
         return format_number(evaluate_node(tree))
     except ZeroDivisionError:
@@ -137,7 +165,7 @@ def calculate(expression: str) -> str:
     except CalculationError as exc:
         return f"error: {exc}"
     except RecursionError:
-        return "error: expression nested too deeply"
+        return f"error: expression nested too deeply (at most {MAX_DEPTH} levels)"
 
 
 class Calculator:
