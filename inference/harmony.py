@@ -54,6 +54,15 @@ class FunctionTool:
 
 
 @dataclass
+class SystemTool:
+    """One of gpt-oss's own built-in tools (python), declared as a namespace in the system
+    message, called by its bare name with the message's text as its input."""
+
+    name: str
+    description: str
+
+
+@dataclass
 class TurnSettings:
     effort: str = "medium"
     developer_instructions: str = ""
@@ -120,19 +129,34 @@ def validate_tool(tool: FunctionTool) -> None:
             raise RenderError(f"tool {tool.name}: parameters must be a JSON schema of type object")
 
 
-def declared_tools(settings: TurnSettings) -> list[FunctionTool]:
-    """Enabled built-in tools first, then the builder's; names must be unique."""
+def builtin_declarations(settings: TurnSettings) -> list:
+    """The declarations of the enabled built-in tools (UnknownTool for one that is not here)."""
     from .tools import registry
 
-    tools = [registry.get(name).declaration() for name in settings.builtin_tools]
-    tools += settings.tools
+    return [registry.get(name).declaration() for name in settings.builtin_tools]
+
+
+def declared_tools(settings: TurnSettings) -> list[FunctionTool]:
+    """The function tools: enabled built-in ones first, then the builder's; names must be
+    unique. The built-in system tools (python) are checked here too, and left out."""
+    builtin = builtin_declarations(settings)
+    tools = [t for t in builtin if isinstance(t, FunctionTool)] + settings.tools
     seen: set[str] = set()
     for tool in tools:
         validate_tool(tool)
         if tool.name in seen:
             raise RenderError(f"tool {tool.name!r} is declared twice")
         seen.add(tool.name)
+    system = [t.name for t in builtin if isinstance(t, SystemTool)]
+    twice = sorted({name for name in system if system.count(name) > 1})
+    if twice:
+        raise RenderError(f"built-in tool {twice[0]!r} is declared twice")
     return tools
+
+
+def system_tools(settings: TurnSettings) -> list[SystemTool]:
+    """The enabled built-in tools declared in the system message (python)."""
+    return [t for t in builtin_declarations(settings) if isinstance(t, SystemTool)]
 
 
 def system_message(settings: TurnSettings):
@@ -146,12 +170,16 @@ def system_message(settings: TurnSettings):
         .with_reasoning_effort(oh.ReasoningEffort(settings.effort.capitalize()))
         .with_conversation_start_date(date)
     )
+    for tool in system_tools(settings):  # as SystemContent.with_python_tool(), our own text
+        content = content.with_tools(oh.ToolNamespaceConfig(name=tool.name, description=tool.description,
+                                                            tools=[]))
     return oh.Message.from_role_and_content(oh.Role.SYSTEM, content)
 
 
 def developer_message(settings: TurnSettings):
-    """Instructions and function tools; built-in tools are server-run functions too, so the
-    model calls every tool the same way (`functions.<name>` on the commentary channel)."""
+    """Instructions and function tools; the calculator and the clock are server-run functions
+    too, called like the builder's (`functions.<name>` on the commentary channel). gpt-oss's
+    own python tool is in the system message instead (`system_message`)."""
     import openai_harmony as oh
 
     tools = declared_tools(settings)

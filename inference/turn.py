@@ -19,7 +19,7 @@ from typing import Any
 
 from . import events, harmony
 from .parser import HarmonyStream, ParsedMessage
-from .tools import UnknownTool
+from .tools import UnknownTool, registry
 from .tools.bounded import run_tool
 
 MAX_TOOL_ROUNDS = 8
@@ -142,20 +142,22 @@ def rounded(ms):
     return None if ms is None else round(ms, 1)
 
 
-def tool_message(emit, turn_id, index, name, output) -> ParsedMessage:
+def tool_message(emit, turn_id, index, name, output, channel="commentary", author=None) -> ParsedMessage:
     """The harmony message carrying a tool's output back to the model, emitted as its own
     message.start/delta/end (with an extra `author` key). The web app uses this on resume to
-    show the client's `tool.output` the same way."""
-    author = name if "." in name else FUNCTIONS + name
-    msg = harmony.Msg(role="tool", author=author, channel="commentary", recipient="assistant",
+    show the client's `tool.output` the same way. A function's output comes from
+    `functions.<name>` on commentary; a system tool's (python) from its bare name, on the
+    channel of the call."""
+    author = author or (name if "." in name else FUNCTIONS + name)
+    msg = harmony.Msg(role="tool", author=author, channel=channel, recipient="assistant",
                       text=output)
     token_ids = list(harmony.encoding().render(harmony.to_harmony(msg)))
-    start = events.message_start(turn_id, index, "tool", "commentary", "assistant", None)
+    start = events.message_start(turn_id, index, "tool", channel, "assistant", None)
     emit({**start, "author": author})
     if output:
         emit(events.message_delta(turn_id, index, output))
     emit(events.message_end(turn_id, index, len(token_ids)))
-    return ParsedMessage(index=index, role="tool", channel="commentary", recipient="assistant",
+    return ParsedMessage(index=index, role="tool", channel=channel, recipient="assistant",
                          content_type=None, author=author, text=output, token_ids=token_ids,
                          terminator=harmony.END)
 
@@ -184,11 +186,21 @@ def parse_arguments(text: str):
 
 def run_builtin(name, arguments, should_cancel=None) -> str:
     """A built-in tool's output, bounded in time and size (inference/tools/bounded.py): a
-    function tool runs in a child process the worker can kill."""
+    function tool runs in a child process the worker can kill, python in its sandbox."""
     try:
         return run_tool(name, arguments, should_cancel)
     except Exception as exc:  # a bug in a tool must not end the turn; the model is told
         return f"error: the {name} tool failed ({type(exc).__name__}: {exc})"
+
+
+def is_system_tool(name, settings) -> bool:
+    """Whether `name` is an enabled built-in tool declared in the system message (python)."""
+    if name not in settings.builtin_tools:
+        return False
+    try:
+        return isinstance(registry.get(name).declaration(), harmony.SystemTool)
+    except UnknownTool:
+        return False
 
 
 def failure(exc: BaseException) -> dict:
@@ -327,26 +339,35 @@ class TurnLoop:
         builder's function, pause the turn (the returned result)."""
         self.rounds += 1
         self.meter.tool_calls += 1
+        function = call.recipient.startswith(FUNCTIONS)
         name = call.recipient.removeprefix(FUNCTIONS)
         call_id = f"call_{self.turn_id}_{call.index}"
-        arguments, problem = parse_arguments(call.text)
-        self.emit(events.tool_call(self.turn_id, call_id, call.index, name, arguments))
         builder_names = {t.name for t in self.settings.tools}
-        if problem is None and name in builder_names:
+        system = is_system_tool(name, self.settings) and not (function and name in builder_names)
+        if system:  # its input is the message's text (python: the code), not JSON
+            arguments, problem = call.text, None
+            if function:
+                problem = f"error: {name} is not a function: send the code to {name} itself (to={name})"
+        else:
+            arguments, problem = parse_arguments(call.text)
+        self.emit(events.tool_call(self.turn_id, call_id, call.index, name, arguments))
+        if problem is None and not system and name in builder_names:
             self.emit(events.tool_awaiting(self.turn_id, call_id, name, arguments))
             return self.finish("awaiting", pending=PendingCall(call_id, name, arguments))
         started = time.perf_counter()
-        if problem is not None:
-            output = problem
-        elif name in self.settings.builtin_tools:
-            output = run_builtin(name, arguments, self.cancelled)
-        else:
+        if not (system or name in self.settings.builtin_tools or name in builder_names):
             known = ", ".join([*self.settings.builtin_tools, *sorted(builder_names)]) or "none"
             output = f"error: there is no tool {call.recipient!r} (available: {known})"
+        elif problem is not None:
+            output = problem
+        else:
+            output = run_builtin(name, arguments, self.cancelled)
         ms = (time.perf_counter() - started) * 1000
         self.meter.add_tool_time(ms)
         self.emit(events.tool_result(self.turn_id, call_id, name, output, round(ms, 3)))
-        result = tool_message(self.observe, self.turn_id, self.index, call.recipient, output)
+        result = tool_message(self.observe, self.turn_id, self.index, call.recipient, output,
+                              channel=(call.channel or "analysis") if system else "commentary",
+                              author=name if system else None)
         self.new_messages.append(result)
         self.index += 1
         self.conversation += [m.to_msg() for m in stream.messages] + [result.to_msg()]

@@ -1,11 +1,17 @@
 """Built-in tools: a small registry the turn loop consults for server-side implementations.
 
-A tool is an object with `name`, `declaration()` (an `inference.harmony.FunctionTool`) and
-`run(arguments: dict) -> str`. Errors a tool meets are returned to the model as text; only
-a bug raises. Register new tools with `registry.register(tool)`.
+A tool is an object with `name`, `declaration()` and `run(arguments) -> str`. Errors a tool
+meets are returned to the model as text; only a bug raises. Register new tools with
+`registry.register(tool)`.
 
-Every call runs bounded (inference/tools/bounded.py): in a pool of child processes that can
-be killed on a wall-clock limit, its output cut to a size limit.
+Two kinds of declaration (inference/harmony.py): a `FunctionTool` is called as
+`functions.<name>` with JSON arguments (calculator, clock); a `SystemTool` is one of gpt-oss's
+own built-in tools, declared in the system message and addressed by its bare name, its
+"arguments" the raw text of the call (python: the code; inference/tools/python.py).
+
+Every call runs bounded (inference/tools/bounded.py): function tools in a pool of child
+processes that can be killed on a wall-clock limit; tools with `sandboxed = True` start a
+sandbox of their own and bound it themselves. Either way the output is cut to a size limit.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ class UnknownTool(KeyError):
 class Registry:
     def __init__(self):
         self._tools = {}
-        self._why_not = {}  # name -> why a known tool is not available here
+        self._why_not = {}  # name -> why a known tool is not available here (python: off)
 
     def register(self, tool):
         self._tools[tool.name] = tool

@@ -7,8 +7,8 @@ Function tools (calculator, clock) run in a `ToolPool`: small child processes (a
 in flight. A call writes one JSON line and waits for one back; the wait sleeps in `select`, so
 the worker's other threads run. Past the tool's `timeout_s` the child is SIGKILLed (a new one
 starts on the next call) and the model reads `error: the <tool> tool timed out after N s`.
-Tools marked `sandboxed` bound themselves (their own subprocess per call); `run_tool` calls
-them directly, with the same output limit.
+Tools marked `sandboxed` (python) start a sandbox of their own per call and are bounded there
+(inference/tools/sandbox.py); `run_tool` calls them directly.
 """
 
 from __future__ import annotations
