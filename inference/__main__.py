@@ -58,11 +58,14 @@ def settings_from(args) -> harmony.TurnSettings:
 
 
 def cmd_render(args) -> int:
-    from .tools import UnknownTool
+    from .tools import UnknownTool, python
+    from .tools.sandbox import SandboxUnavailable
 
     try:
-        ids = harmony.render_prompt([harmony.Msg(role="user", text=args.text)], settings_from(args))
-    except (harmony.RenderError, UnknownTool) as exc:
+        settings = settings_from(args)
+        python.enable_if_named(settings.builtin_tools)
+        ids = harmony.render_prompt([harmony.Msg(role="user", text=args.text)], settings)
+    except (harmony.RenderError, UnknownTool, SandboxUnavailable) as exc:
         raise CliError(str(exc).strip('"')) from exc
     text = harmony.decode(ids)
     if args.json:
@@ -193,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render", help="print the harmony prompt of one user message")
     render.add_argument("text", help="the user's message")
     render.add_argument("--effort", choices=harmony.EFFORTS, default="medium")
-    render.add_argument("--tools", help="built-in tools to enable, comma-separated (calculator,clock)")
+    render.add_argument("--tools", help="built-in tools to enable, comma-separated (calculator,clock,python)")
     render.add_argument("--developer", help="developer instructions")
     render.add_argument("--functions", metavar="FILE.json",
                         help="a JSON list of function tools {name, description, parameters}")

@@ -35,7 +35,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--engine", choices=("transformers", "vllm"), default="transformers",
                         help="the model's engine: transformers (default) or vllm (the vllm extra)")
     parser.add_argument("--tools", default=DEFAULT_TOOLS,
-                        help=f"built-in tools to enable, comma-separated (default {DEFAULT_TOOLS}; '' for none)")
+                        help=f"built-in tools to enable, comma-separated (default {DEFAULT_TOOLS}; '' for none; "
+                             "python runs the model's code in a bubblewrap sandbox)")
     parser.add_argument("--functions", metavar="FILE.json",
                         help="a JSON list of builder function tools {name, description, parameters}; "
                              "their outputs are read from stdin when called")
@@ -139,7 +140,8 @@ def read_tool_output(pending, interactive: bool) -> str | None:
 
 
 def main(args) -> int:
-    from .tools import UnknownTool
+    from .tools import UnknownTool, python
+    from .tools.sandbox import SandboxUnavailable
     from .turn import run_turn, tool_message
 
     if args.max_tokens < 1:
@@ -147,8 +149,9 @@ def main(args) -> int:
         return 2
     settings = settings_from(args)  # a bad --functions file raises CliError, which __main__ prints
     try:
+        python.enable_if_named(settings.builtin_tools)
         harmony.render_prompt([harmony.Msg("user", args.text)], settings)  # bad settings fail here
-    except (harmony.RenderError, UnknownTool) as exc:
+    except (harmony.RenderError, UnknownTool, SandboxUnavailable) as exc:
         print(f"error: {str(exc).strip(chr(34))}", file=sys.stderr)
         return 2
     if args.json:

@@ -300,7 +300,7 @@ def test_without_bubblewrap_the_tool_refuses_to_enable_and_says_why(monkeypatch)
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(SandboxUnavailable, match=r"bubblewrap \(bwrap\) is not installed: apt-get install bubblewrap"):
         python.enable()
-    with pytest.raises(UnknownTool, match="the sandbox it needs is unavailable: bubblewrap"):
+    with pytest.raises(UnknownTool, match="no sandbox can start here: bubblewrap"):
         registry.get("python")
     python.disable()
 
@@ -326,3 +326,17 @@ def test_enable_registers_it_where_a_sandbox_works(sandbox):
     finally:
         python.disable()
     assert "python" not in registry.names()
+
+
+def test_the_command_line_enables_python_when_tools_name_it(sandbox):
+    import subprocess
+    import sys
+
+    render = [sys.executable, "-m", "inference", "render", "--tools", "calculator,python", "hi"]
+    done = subprocess.run(render, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "# Tools\n\n## python\n\n" in done.stdout
+    without = subprocess.run(render, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "PATH": "/nonexistent"})
+    assert without.returncode == 2
+    assert without.stderr.strip() == "error: bubblewrap (bwrap) is not installed: apt-get install bubblewrap"

@@ -7,7 +7,8 @@ code; the output comes back as a message from `python` on the same channel.
 
 Off unless enabled: `enable()` registers it once a probe sandbox has run, and raises
 SandboxUnavailable (leaving it off, with the reason as the answer to whoever asks for it)
-where bubblewrap is missing or cannot work. The web app enables it when GPTOSS_PYTHON_TOOL=1.
+where bubblewrap is missing or cannot work. The web app enables it when GPTOSS_PYTHON_TOOL=1,
+the command line when `--tools` names it.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ DESCRIPTION = (
     "shown to the user. This tool should be used for internal reasoning, but not for code that "
     "is intended to be visible to the user (e.g. when creating plots, tables, or files).\n"
     "When you send a message containing Python code to python, it will be executed in a "
-    "stateless sandbox: each message is a fresh interpreter, with the standard library only, "
-    "no internet access and a scratch directory that is deleted afterwards. What the code "
+    "stateless sandbox: each message runs in a fresh interpreter (the standard library is "
+    "available), with no internet access and a scratch working directory that is deleted "
+    "afterwards. What the code "
     "prints (stdout and stderr) is returned to you, and the value of a last bare expression; "
     "use print statements for anything else. It times out after {wall:g} seconds."
 )
@@ -86,9 +88,16 @@ def enable(limits: Limits = Limits()) -> PythonTool:
     try:
         tool = PythonTool(Sandbox.find(limits))
     except SandboxUnavailable as exc:
-        registry.unregister(NAME, why_not=f"the sandbox it needs is unavailable: {exc}")
+        registry.unregister(NAME, why_not=f"no sandbox can start here: {exc}")
         raise
     return registry.register(tool)
+
+
+def enable_if_named(names) -> None:
+    """The command line's way: naming `python` in --tools enables it (the one who runs the CLI
+    is its admin); SandboxUnavailable if no sandbox can start here."""
+    if NAME in names and NAME not in registry.names():
+        enable()
 
 
 def disable() -> None:
