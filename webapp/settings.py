@@ -260,6 +260,10 @@ if GPTOSS_ENGINE == "transformers":
 GPTOSS_TURN_SLOTS = GPTOSS_MAX_TURNS if GPTOSS_ENGINE == "vllm" else 1
 CELERY_WORKER_POOL = "threads"
 CELERY_WORKER_CONCURRENCY = GPTOSS_TURN_SLOTS
+# gpt-oss's own python tool: code the model writes, run in a bubblewrap sandbox
+# (inference/tools/sandbox.py). Off unless set; where no sandbox can start here it stays off and
+# says why (the log, `manage.py check`, and the answer to a turn that asks for it).
+GPTOSS_PYTHON_TOOL = env_bool("GPTOSS_PYTHON_TOOL", False)
 
 # Limits of what one browser may ask for.
 CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 64 * 1024, minimum=1024)

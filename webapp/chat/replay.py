@@ -11,6 +11,7 @@ sit where `inference.turn.run_turn` emits them.
 from __future__ import annotations
 
 from inference import events
+from inference.tools import python as python_tool
 from inference.turn import parse_arguments
 
 
@@ -41,6 +42,7 @@ def turn_frames(turn) -> list[dict]:
         frames.append(events.turn_started(turn_id, turn.model, turn.device, turn.worker))
 
     call_names = {}  # call_id -> tool name
+    python_on = python_tool.NAME in (turn.settings or {}).get("builtin_tools", [])
     for message in sorted(turn.messages.all(), key=lambda m: m.index):  # uses a prefetch
         if message.role == "tool" and message.tool_ms is not None and message.call_id in call_names:
             frames.append(events.tool_result(turn_id, message.call_id, call_names[message.call_id],
@@ -48,7 +50,10 @@ def turn_frames(turn) -> list[dict]:
         frames += message_frames(turn_id, message)
         if message.role == "assistant" and message.call_id:
             name = tool_name(message.recipient or "")
-            arguments, _ = parse_arguments(message.text)
+            if python_on and message.recipient == python_tool.NAME:  # its input is the code
+                arguments = message.text
+            else:
+                arguments, _ = parse_arguments(message.text)
             frames.append(events.tool_call(turn_id, message.call_id, message.index, name, arguments))
             call_names[message.call_id] = name
 

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from inference import tokens
 from inference.harmony import EFFORTS
+from inference.tools import registry
 
 from .models import Conversation, Turn
 from .replay import turn_frames
@@ -68,6 +69,7 @@ def chat(request, conversation_id=None):
         "conversations": own_conversations(request.user).order_by("-updated_at")[:SIDEBAR_SIZE],
         "conversation": conversation,
         "efforts": EFFORTS,
+        "python_tool": "python" in registry.names(),  # GPTOSS_PYTHON_TOOL, where a sandbox works
         "page_data": {
             "conversation": conversation_payload(conversation) if conversation else None,
             "efforts": list(EFFORTS),

@@ -18,6 +18,7 @@ from celery.signals import worker_init, worker_ready, worker_shutdown
 from django.conf import settings
 
 from inference import harmony
+from inference.tools import bounded
 
 from . import live, turns
 
@@ -64,7 +65,9 @@ def engine_loaded() -> bool:
 
 def warm_up(model) -> None:
     """Everything a first turn would otherwise pay for: the harmony encoding (≈ 0.2 s on first
-    use), the engine's first forward pass and vLLM's first scheduling."""
+    use), the engine's first forward pass and vLLM's first scheduling, the first child process
+    of the built-in tools (≈ 0.1 s)."""
+    bounded.pool.warm()
     prompt = harmony.render_prompt([harmony.Msg(role="user", text="hi")], harmony.TurnSettings())
     generation = model.generate(prompt, max_new_tokens=2)
     for _ in generation:
