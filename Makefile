@@ -13,7 +13,7 @@ HOST ?= 127.0.0.1
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test install migrate chromium
+.PHONY: run test install migrate chromium bubblewrap
 
 install: $(INSTALLED)
 
@@ -62,5 +62,12 @@ chromium:
 	  else echo "WARNING: $(CHROMIUM) is missing and this is not root: browser tests will be skipped (apt-get install chromium)"; fi; \
 	fi
 
-test: $(INSTALLED) chromium
+# The python tool's sandbox (GPTOSS_PYTHON_TOOL=1) and its tests need Debian's bubblewrap.
+bubblewrap:
+	@if ! command -v bwrap >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq bubblewrap; \
+	  else echo "WARNING: bwrap is missing and this is not root: the python tool's sandbox tests will be skipped (apt-get install bubblewrap)"; fi; \
+	fi
+
+test: $(INSTALLED) chromium bubblewrap
 	$(PY) -m pytest -q
