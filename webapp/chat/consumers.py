@@ -55,9 +55,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         frame = {}
         try:
             frame = self.decode(text_data, bytes_data)
-            handler = self.HANDLERS.get(frame.get("type"))
+            frames.check_tree(frame)
+            kind = frame.get("type")
+            handler = self.HANDLERS.get(kind) if isinstance(kind, str) else None
             if handler is None:
-                raise FrameError("unknown_type", f"unknown frame type {frame.get('type')!r}; "
+                raise FrameError("unknown_type", f"unknown frame type {frames.shown(kind)}; "
                                  f"expected one of {', '.join(sorted(self.HANDLERS))}")
             await handler(self, frame)
         except FrameError as exc:
@@ -67,25 +69,26 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.refuse(frame, "internal_error", "the server failed to handle this frame")
 
     async def refuse(self, frame: dict, code: str, message: str):
-        request_id = frame.get("request_id") if isinstance(frame.get("request_id"), str) else None
-        turn_id = frame.get("turn_id") if frames.is_int(frame.get("turn_id")) else None
+        request_id, turn_id = frame.get("request_id"), frame.get("turn_id")
+        if not isinstance(request_id, str) or len(request_id) > frames.REQUEST_ID_CHARS:
+            request_id = None  # echoed only when it could be a request id
+        if not frames.is_int(turn_id) or not 1 <= turn_id <= frames.MAX_ID:
+            turn_id = None
         await self.send_frame(events.error(code, message, request_id, turn_id))
 
     @staticmethod
     def decode(text_data, bytes_data) -> dict:
         if text_data is None:
             raise FrameError("bad_frame", "frames are JSON text, not binary")
-        size = len(text_data.encode())
+        # Checked before the text is parsed at all. Daphne (autobahn) has already refused, by
+        # closing the socket (1009), any message over its --websocket-max-message-size, which
+        # docker-compose.yml sets; and what it let through is valid UTF-8 ("surrogatepass" only
+        # keeps a test's malformed str from failing here).
+        size = len(text_data.encode("utf-8", "surrogatepass"))
         if size > settings.CHAT_MAX_FRAME_BYTES:
             raise FrameError("too_large", f"the frame has {size} bytes; the limit is "
                                           f"{settings.CHAT_MAX_FRAME_BYTES}")
-        try:
-            frame = json.loads(text_data)
-        except ValueError as exc:
-            raise FrameError("bad_json", f"the frame is not JSON: {exc}") from None
-        if not isinstance(frame, dict):
-            raise FrameError("bad_frame", "a frame is a JSON object with a `type`")
-        return frame
+        return frames.parse(text_data)
 
     # ---- following turns ----
 
