@@ -266,6 +266,9 @@ CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 64 * 1024, minimum=1024)
 CHAT_MAX_TEXT_CHARS = env_int("CHAT_MAX_TEXT_CHARS", 8000)
 CHAT_MAX_OUTPUT_TOKENS = env_int("CHAT_MAX_OUTPUT_TOKENS", 4096)
 CHAT_TURNS_PER_MINUTE = env_int("CHAT_TURNS_PER_MINUTE", 20)
+# How often an open chat socket checks that its session is still valid (it also checks on every
+# frame it receives); a socket whose session ended is closed with 4401.
+CHAT_SESSION_CHECK_SECONDS = env_int("CHAT_SESSION_CHECK_SECONDS", 30)
 # A running turn whose worker has not been heard from for this long is marked failed.
 CHAT_STALE_TURN_SECONDS = env_int("CHAT_STALE_TURN_SECONDS", 60, minimum=5)
 

@@ -6,12 +6,16 @@ the database, its stream in the turn's frame log (webapp/chat/live.py).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from importlib import import_module
+from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib import auth
 
 from inference import events
 
@@ -22,6 +26,10 @@ from .replay import turn_frames
 
 log = logging.getLogger(__name__)
 
+# The close code of a socket whose session ended (logout, session deleted or expired, password
+# changed, user deactivated): docs/protocol.md, "Closing". The browser goes to the login page.
+SESSION_ENDED = 4401
+
 
 class ChatConsumer(AsyncWebsocketConsumer):
     def __init__(self, *args, **kwargs):
@@ -29,6 +37,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # turn id -> first `seq` to relay; frames before it were sent by a catch-up
         self.following: dict[int, int] = {}
         self.redis = None
+        self.session_watch: asyncio.Task | None = None
 
     # ---- socket life ----
 
@@ -38,15 +47,46 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
         self.user = user
+        self.session_key = self.scope["session"].session_key
         self.redis = live.async_client()
         await self.accept()
+        self.session_watch = asyncio.create_task(self.watch_session())
 
     async def disconnect(self, code):
+        if self.session_watch is not None:
+            self.session_watch.cancel()
         for turn_id in list(self.following):
             await self.channel_layer.group_discard(live.group(turn_id), self.channel_name)
         self.following.clear()
         if self.redis is not None:
             await self.redis.aclose()
+
+    # ---- the session behind the socket ----
+
+    def session_is_valid(self) -> bool:
+        """What the next HTTP request of this session would find, read afresh from the session
+        store: the session exists and has not expired, and Django's own check of it still
+        gives this user (active, with the password hash the session was made with)."""
+        store = import_module(settings.SESSION_ENGINE).SessionStore(self.session_key)
+        user = auth.get_user(SimpleNamespace(session=store))
+        return user.is_authenticated and user.pk == self.user.pk
+
+    async def session_ended(self) -> bool:
+        if await database_sync_to_async(self.session_is_valid)():
+            return False
+        log.info("closing the socket of user %s: its session ended", self.user.pk)
+        await self.close(code=SESSION_ENDED, reason="session ended")
+        return True
+
+    async def watch_session(self):
+        """Every CHAT_SESSION_CHECK_SECONDS, an idle socket too: is the session still valid?"""
+        while True:
+            await asyncio.sleep(settings.CHAT_SESSION_CHECK_SECONDS)
+            try:
+                if await self.session_ended():
+                    return
+            except Exception:  # the database away: check again next time
+                log.warning("session check of user %s failed", self.user.pk, exc_info=True)
 
     async def send_frame(self, frame: dict):
         await self.send(text_data=json.dumps(frame))
@@ -54,6 +94,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         frame = {}
         try:
+            if await self.session_ended():  # before anything of the frame is read
+                return
             frame = self.decode(text_data, bytes_data)
             frames.check_tree(frame)
             kind = frame.get("type")
