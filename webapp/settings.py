@@ -265,7 +265,12 @@ CELERY_WORKER_CONCURRENCY = GPTOSS_TURN_SLOTS
 CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 64 * 1024, minimum=1024)
 CHAT_MAX_TEXT_CHARS = env_int("CHAT_MAX_TEXT_CHARS", 8000)
 CHAT_MAX_OUTPUT_TOKENS = env_int("CHAT_MAX_OUTPUT_TOKENS", 4096)
-CHAT_TURNS_PER_MINUTE = env_int("CHAT_TURNS_PER_MINUTE", 20)
+CHAT_TURNS_PER_MINUTE = env_int("CHAT_TURNS_PER_MINUTE", 20)  # in any 60 s (a sliding window)
+# A user's turns waiting for a worker: a turn.create beyond them is refused (too_many_turns).
+CHAT_MAX_QUEUED_TURNS = env_int("CHAT_MAX_QUEUED_TURNS", 8)
+# A user's turns running at once: a worker leaves a further one queued, and other users' turns go
+# first, until one of them ends.
+CHAT_MAX_RUNNING_TURNS = env_int("CHAT_MAX_RUNNING_TURNS", 4)
 # How often an open chat socket checks that its session is still valid (it also checks on every
 # frame it receives); a socket whose session ended is closed with 4401.
 CHAT_SESSION_CHECK_SECONDS = env_int("CHAT_SESSION_CHECK_SECONDS", 30)

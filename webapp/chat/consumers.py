@@ -105,18 +105,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
                                  f"expected one of {', '.join(sorted(self.HANDLERS))}")
             await handler(self, frame)
         except FrameError as exc:
-            await self.refuse(frame, exc.code, exc.message)
+            await self.refuse(frame, exc.code, exc.message, exc.retry_after_s)
         except Exception:  # a bug or a database outage: say so, keep the socket
             log.exception("frame %r failed", frame.get("type"))
             await self.refuse(frame, "internal_error", "the server failed to handle this frame")
 
-    async def refuse(self, frame: dict, code: str, message: str):
+    async def refuse(self, frame: dict, code: str, message: str, retry_after_s: float | None = None):
         request_id, turn_id = frame.get("request_id"), frame.get("turn_id")
         if not isinstance(request_id, str) or len(request_id) > frames.REQUEST_ID_CHARS:
             request_id = None  # echoed only when it could be a request id
         if not frames.is_int(turn_id) or not 1 <= turn_id <= frames.MAX_ID:
             turn_id = None
-        await self.send_frame(events.error(code, message, request_id, turn_id))
+        error = events.error(code, message, request_id, turn_id)
+        if retry_after_s is not None:
+            error["retry_after_s"] = retry_after_s
+        await self.send_frame(error)
 
     @staticmethod
     def decode(text_data, bytes_data) -> dict:
@@ -172,11 +175,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def on_turn_create(self, frame):
         request = frames.turn_create(frame, max_text_chars=settings.CHAT_MAX_TEXT_CHARS,
                                      max_output_tokens=settings.CHAT_MAX_OUTPUT_TOKENS)
-        started = await live.count_turn_started(self.redis, self.user.id)
-        if started > settings.CHAT_TURNS_PER_MINUTE:
-            raise FrameError("rate_limited", f"at most {settings.CHAT_TURNS_PER_MINUTE} turns a "
-                                             "minute; wait a little")
-        turn, position = await database_sync_to_async(turns.create_turn)(self.user, request)
+        limit = settings.CHAT_TURNS_PER_MINUTE
+        token, wait = await live.admit_turn(self.redis, self.user.id, limit)
+        if token is None:
+            raise FrameError("rate_limited", f"at most {limit} turns in any 60 seconds; the next "
+                                             f"one may start in {wait:g} s", retry_after_s=wait)
+        try:
+            turn, position = await database_sync_to_async(turns.create_turn)(
+                self.user, request, max_queued=settings.CHAT_MAX_QUEUED_TURNS)
+        except BaseException:  # refused or failed: it does not count against the minute
+            await live.forget_turn(self.redis, self.user.id, token)
+            raise
         await self.queue(turn, position, turns.RUN_TASK)
 
     async def on_turn_cancel(self, frame):

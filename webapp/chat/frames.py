@@ -30,9 +30,12 @@ UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class FrameError(Exception):
-    def __init__(self, code: str, message: str):
+    """A refused frame: the `error` frame's code and message, and for a refusal that lifts with
+    time (a limit), `retry_after_s`: when to try again."""
+
+    def __init__(self, code: str, message: str, retry_after_s: float | None = None):
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.retry_after_s = code, message, retry_after_s
 
 
 def invalid(message: str) -> FrameError:

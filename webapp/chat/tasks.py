@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -29,7 +30,17 @@ log = logging.getLogger(__name__)
 
 def execute(turn_id: int, hostname: str, resume: bool) -> None:
     live.mark_alive(turn_id)  # before the claim: a sweep never sees it running without a beat
-    turn = turns.claim(turn_id, hostname, resume)
+    try:
+        turn = turns.claim(turn_id, hostname, resume, settings.CHAT_MAX_RUNNING_TURNS)
+    except turns.Deferred:  # its user runs enough turns: other users' turns go first
+        live.clear_alive(turn_id)
+        failed = turns.defer(turn_id, turns.RESUME_TASK if resume else turns.RUN_TASK)
+        if failed is not None:
+            live.publisher().publish(turn_id, failed)
+            live.publisher().drain()
+        log.info("turn %s deferred: its user runs %s turns already", turn_id,
+                 settings.CHAT_MAX_RUNNING_TURNS)
+        return
     if turn is None:
         log.info("turn %s is not waiting for this task; skipped (cancelled, or already run)", turn_id)
         return
