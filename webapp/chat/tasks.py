@@ -23,7 +23,7 @@ from inference.turn import run_turn, tool_message
 from . import live, turns, worker
 from .frames import harmony_settings
 from .models import Turn
-from .sink import TurnSink
+from .sink import TurnSink, storable
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ def run(turn: Turn, hostname: str, resume: bool, running: int = 1) -> None:
         metrics = turn.protocol_metrics(queue_ms=queue_ms)
         error = events.error_info(code, f"{type(exc).__name__}: {exc}")
         sink.held = [events.turn_done(turn.id, status, metrics, error)]
+    metrics, error, pending_call = storable(metrics), storable(error), storable(pending_call)
     with transaction.atomic():
         sink.store_rest(parsed)
         turn.status, turn.metrics, turn.error, turn.pending_call = status, metrics, error, pending_call
