@@ -46,6 +46,7 @@ async def closed_with(socket: Socket, timeout: float = 5) -> int:
     """The socket's next output is a close; its code."""
     message = await socket.comm.receive_output(timeout)
     assert message["type"] == "websocket.close", message
+    await socket.comm.disconnect()  # what Daphne then tells the consumer
     return message["code"]
 
 
