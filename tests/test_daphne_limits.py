@@ -148,8 +148,11 @@ def test_a_message_under_the_limit_arrives_whole(daphne):
 
 def test_a_frame_announcing_too_much_is_refused_before_its_payload_is_sent(daphne):
     client = RawSocket(daphne)
-    mask = client.send_header(100 * 1024 * 1024)  # 100 MiB promised
-    client.send_payload(mask, b"x" * 1000)  # and only 1,000 bytes sent
+    try:
+        mask = client.send_header(100 * 1024 * 1024)  # 100 MiB promised
+        client.send_payload(mask, b"x" * 1000)  # and only 1,000 bytes sent
+    except (BrokenPipeError, ConnectionResetError):
+        return  # dropped at the header already
     assert client.dropped()
 
 
