@@ -7,18 +7,11 @@ import json
 import pytest
 from asgiref.sync import async_to_sync
 
+from factories import turn_create as create
 from webapp.chat import live
 from webapp.chat.models import Turn
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def create(**overrides):
-    frame = {"type": "turn.create", "request_id": "r1", "conversation_id": None,
-             "text": "What is 12 * 34?", "effort": "high"}
-    frame.update(overrides)
-    return frame
-
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from factories import turn_create as create
 from webapp.chat import frames
 from webapp.chat.models import Conversation, Turn
 
@@ -38,13 +39,6 @@ def ids(nullable=False):
 def strings(nullable=False, empty_ok=True):
     bad = not_(str, nullable=nullable) + [NUL, SURROGATE, "\x00", "\udfff"]
     return bad if empty_ok else bad + [""]
-
-
-def create(**overrides):
-    frame = {"type": "turn.create", "request_id": "r1", "conversation_id": None,
-             "text": "What is 12 * 34?", "effort": "low"}
-    frame.update(overrides)
-    return frame
 
 
 def with_settings(**values):

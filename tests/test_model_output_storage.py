@@ -20,8 +20,8 @@ import pytest
 from django.db import connection
 
 from factories import frame_log
-from scripted_engine import ScriptedEngine, final_answer
-from webapp.chat import tasks, turns, worker
+from scripted_engine import final_answer
+from webapp.chat import tasks, turns
 from webapp.chat.frames import TurnRequest
 from webapp.chat.replay import turn_frames
 
@@ -35,12 +35,8 @@ REPLACED = "\ufffd"
 
 
 @pytest.fixture
-def engine(monkeypatch, live_state):
-    def install(*completions):
-        scripted = ScriptedEngine(*completions)
-        monkeypatch.setattr(worker, "_engine", scripted)
-        return scripted
-    return install
+def engine(worker_engine):
+    return worker_engine
 
 
 def run_turn(user, tools=()):

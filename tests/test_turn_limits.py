@@ -13,21 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from factories import stored_turn
-from scripted_engine import ScriptedEngine, final_answer
-from webapp.chat import live, tasks, turns, worker
+from factories import stored_turn, turn_create as create
+from scripted_engine import final_answer
+from webapp.chat import live, tasks, turns
 from webapp.chat.frames import TurnRequest
 from webapp.chat.models import Turn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def create(**overrides):
-    frame = {"type": "turn.create", "request_id": "r", "conversation_id": None,
-             "text": "What is 12 * 34?", "effort": "low"}
-    frame.update(overrides)
-    return frame
 
 
 @pytest.fixture
@@ -105,10 +98,8 @@ def test_the_window_is_shared_by_the_users_sockets(make_user, socket_for, settin
 # ---- running turns: the worker's claim ----
 
 @pytest.fixture
-def engine(monkeypatch, live_state):
-    scripted = ScriptedEngine(*[final_answer(f"Answer {i}.") for i in range(4)])
-    monkeypatch.setattr(worker, "_engine", scripted)
-    return scripted
+def engine(worker_engine):
+    return worker_engine(*[final_answer(f"Answer {i}.") for i in range(4)])
 
 
 @pytest.fixture

@@ -17,14 +17,14 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.utils import timezone
 
+from factories import turn_create
 from tests.conftest import SAME_ORIGIN, Socket
 from webapp.chat.consumers import SESSION_ENDED
 from webapp.chat.models import Turn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CREATE = {"type": "turn.create", "request_id": "r1", "conversation_id": None,
-          "text": "What is 12 * 34?", "effort": "low"}
+CREATE = turn_create()
 
 
 @pytest.fixture
