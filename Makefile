@@ -12,6 +12,8 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 CHROMIUM := /usr/bin/chromium
+# docker-compose.yml's: Daphne refuses a WebSocket message over 256 KiB before buffering it
+DAPHNE_LIMITS := --websocket-max-message-size 262144 --websocket-max-frame-size 262144
 
 .PHONY: run test install migrate chromium bubblewrap
 
@@ -50,7 +52,7 @@ run: migrate
 	  for i in $$(seq 50); do $(PY) -c "import os, redis; redis.Redis.from_url(os.environ['REDIS_URL']).ping()" 2>/dev/null && break; sleep 0.2; done; \
 	fi; \
 	$(VENV)/bin/celery -A webapp worker -Q gpu --loglevel=INFO & pids+=($$!); \
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) webapp.asgi:application & pids+=($$!); \
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) webapp.asgi:application $(DAPHNE_LIMITS) & pids+=($$!); \
 	sleep 2; echo; echo "  chat: http://$(HOST):$(PORT)/   (admin: http://$(HOST):$(PORT)/admin/)"; \
 	echo "  Ctrl-C stops Daphne, the worker$$( [ $${#pids[@]} -gt 2 ] && echo ' and Redis')."; echo; \
 	wait -n; echo "a process stopped; stopping the others"

@@ -172,6 +172,20 @@ def socket_for(live_state):
     return make
 
 
+@pytest.fixture
+def worker_engine(monkeypatch, live_state):
+    """Install a scripted engine (tests/scripted_engine.py) as the worker's loaded model:
+    `worker_engine(*completions)` returns it."""
+    from scripted_engine import ScriptedEngine
+    from webapp.chat import worker
+
+    def install(*completions):
+        scripted = ScriptedEngine(*completions)
+        monkeypatch.setattr(worker, "_engine", scripted)
+        return scripted
+    return install
+
+
 @pytest.fixture(scope="session")
 def site(tmp_path_factory):
     """The real stack (tests/live_site.py), started once for the end-to-end and browser tests."""

@@ -1,6 +1,12 @@
 """Plain factories shared by the web app's tests."""
 
 
+def turn_create(**overrides) -> dict:
+    """A valid turn.create frame (docs/protocol.md), with `overrides`."""
+    return {"type": "turn.create", "request_id": "r1", "conversation_id": None,
+            "text": "What is 12 * 34?", "effort": "high", **overrides}
+
+
 def stored_turn(user, request_id="r1", user_text="Hi", effort="low", **fields):
     """A turn in a new conversation of `user`, as the consumer stores it (queued unless told)."""
     from webapp.chat.models import Conversation, Turn

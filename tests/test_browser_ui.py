@@ -24,6 +24,8 @@ HARNESS = """<!doctype html><html><head><meta charset="utf-8">
 import { renderMarkdown } from "/static/chat/markdown.js";
 import { TurnView } from "/static/chat/turn_view.js";
 import { parseTools } from "/static/chat/settings.js";
+import { ChatSocket } from "/static/chat/socket.js";
+window.ChatSocket = ChatSocket;
 window.parseTools = (text) => { try { return parseTools(text); } catch (e) { return e.message; } };
 window.renderMarkdown = (text) => renderMarkdown(document.getElementById("out"), text);
 window.sent = [];
@@ -304,3 +306,36 @@ def test_function_tools_editor_accepts_a_schema_and_says_what_is_wrong(page):
         'Function tool 1 (a): "parameters" must be a JSON schema of type "object"'
     assert check('[{"name": "a", "parameters": {"type": "object", "required": ["q"]}}]') == \
         'Function tool 1 (a): required property "q" is not declared'
+
+
+def socket_closed_with(page, code: int, path: str) -> tuple[list[str], int, int]:
+    """A ChatSocket whose server (Playwright's WebSocket route) closes every connection at once
+    with `code`: the states it went through in 1.5 s (a reconnect comes after ~0.5 s), how often
+    onSessionEnd was called and how many connections it opened."""
+    opened = []
+
+    def server(ws):
+        opened.append(ws)
+        ws.close(code=code, reason="test")
+
+    url = f"ws://ui.test/ws/{path}/"
+    page.route_web_socket(url, server)
+    page.evaluate("""(url) => {
+      window.states = []; window.sessionEnded = 0;
+      window.chat = new ChatSocket(url, { onFrame() {}, onReopen() {},
+        onState(state) { states.push(state); }, onSessionEnd() { sessionEnded += 1; } });
+    }""", url)
+    page.wait_for_timeout(1500)
+    page.evaluate("() => { chat.ended = true; clearTimeout(chat.retryTimer); }")  # stop it
+    return page.evaluate("states"), page.evaluate("sessionEnded"), len(opened)
+
+
+def test_a_socket_whose_session_ended_hands_over_instead_of_reconnecting(page):
+    states, ended, connections = socket_closed_with(page, 4401, "ended")
+    assert (ended, connections) == (1, 1), states
+    assert states[-1] == "ended" and "reconnecting" not in states
+
+
+def test_a_socket_closed_for_another_reason_reconnects(page):
+    states, ended, connections = socket_closed_with(page, 1011, "dropped")
+    assert ended == 0 and connections >= 2 and "reconnecting" in states

@@ -7,18 +7,11 @@ import json
 import pytest
 from asgiref.sync import async_to_sync
 
+from factories import turn_create as create
 from webapp.chat import live
 from webapp.chat.models import Turn
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def create(**overrides):
-    frame = {"type": "turn.create", "request_id": "r1", "conversation_id": None,
-             "text": "What is 12 * 34?", "effort": "high"}
-    frame.update(overrides)
-    return frame
-
 
 
 @pytest.fixture
@@ -119,22 +112,29 @@ def test_an_empty_builtin_tools_list_turns_the_built_in_tools_off(socket):
     assert Turn.objects.get().settings["builtin_tools"] == []
 
 
-def test_too_many_turns_a_minute_are_rate_limited_until_the_next_minute(make_user, socket_for,
-                                                                        settings, monkeypatch):
+def test_too_many_turns_in_any_60_seconds_are_rate_limited_saying_when_to_retry(
+        make_user, socket_for, settings, monkeypatch):
+    """A sliding window, not calendar minutes: a burst at the end of one minute is not followed
+    by another at the start of the next. Each refusal says when the oldest start leaves the
+    window."""
     settings.CHAT_TURNS_PER_MINUTE = 2
-    minute = 30_000_000 * 60  # the test's clock, never the machine's: no minute ends mid-test
-    clock = [minute + 30.0]
+    start = 30_000_000 * 60  # the test's clock, never the machine's
+    clock = [start + 30.0]
     monkeypatch.setattr(live, "now", lambda: clock[0])
     ada = make_user("ada")
     got = socket_for(ada).exchange(create(), create(), create(request_id="third"))
     assert [g["type"] for g in got] == ["turn.queued", "turn.queued", "error"]
     assert got[2]["code"] == "rate_limited" and got[2]["request_id"] == "third"
+    assert got[2]["retry_after_s"] == 60.0
     assert Turn.objects.count() == 2
 
-    clock[0] = minute + 59.5  # still the same minute
+    clock[0] = start + 60.0  # a new calendar minute, but both starts are within 60 s
     [late] = socket_for(ada).exchange(create(request_id="late"))
-    assert late["code"] == "rate_limited"
-    clock[0] = minute + 60.0  # the next minute starts afresh
-    again = socket_for(ada).exchange(create(), create())
-    assert [g["type"] for g in again] == ["turn.queued"] * 2
+    assert (late["code"], late["retry_after_s"]) == ("rate_limited", 30.0)
+    clock[0] = start + 89.95
+    [late] = socket_for(ada).exchange(create(request_id="late"))
+    assert (late["code"], late["retry_after_s"]) == ("rate_limited", 0.1), "rounded up, never early"
+    clock[0] = start + 90.0  # exactly when the retry said: both starts have left the window
+    again = socket_for(ada).exchange(create(), create(), create())
+    assert [g["type"] for g in again] == ["turn.queued", "turn.queued", "error"]
     assert Turn.objects.count() == 4

@@ -6,7 +6,7 @@ gives the model the conversation's earlier answers."""
 import pytest
 
 from factories import frame_log
-from scripted_engine import ScriptedEngine, calculator_call, final_answer
+from scripted_engine import calculator_call, final_answer
 from webapp.chat import live, tasks, turns, worker
 from webapp.chat.frames import TurnRequest
 
@@ -21,13 +21,8 @@ WEATHER_CALL = ("<|channel|>analysis<|message|>Ask get_weather.<|end|><|start|>a
 
 
 @pytest.fixture
-def engine(monkeypatch, live_state):
-    """Install a scripted engine as the worker's loaded model: `engine(*completions)`."""
-    def install(*completions):
-        scripted = ScriptedEngine(*completions)
-        monkeypatch.setattr(worker, "_engine", scripted)
-        return scripted
-    return install
+def engine(worker_engine):
+    return worker_engine
 
 
 def new_turn(user, text="What is 12 * 34?", conversation_id=None, settings=None, effort="high"):

@@ -125,8 +125,31 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY") or local_secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-SECURE_COOKIES = env_bool("SECURE_COOKIES", False)  # set behind HTTPS
+# The site is served over HTTPS (by a TLS-terminating proxy in front of Daphne: compose's default,
+# docs/architecture.md): secure session and CSRF cookies, HSTS, plain HTTP redirected to HTTPS,
+# and the proxy's X-Forwarded-Proto trusted to say a request came over HTTPS. Off for a laptop.
+SECURE_COOKIES = env_bool("SECURE_COOKIES", False)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
+SECURE_SSL_REDIRECT = SECURE_COOKIES
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE_COOKIES else None
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if SECURE_COOKIES else 0,
+                              minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_COOKIES)
+# Preloading commits the whole registrable domain to HTTPS for months, and anyone may submit a
+# domain whose header asks for it: only its owner opts in. Hence security.W021 is silenced.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# Every page: scripts, styles, images and fonts from this site only, no inline script or event
+# handler (templates/ has none: each script is a static module), no plugins, no framing.
+# connect-src also names the page's own ws(s):// origin (webapp/security.py).
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; "
+                           "img-src 'self'; font-src 'self'; connect-src 'self'; "
+                           "object-src 'none'; base-uri 'none'; form-action 'self'; "
+                           "frame-ancestors 'none'")
+# Sign-in throttling, per username and client address (webapp/security.py): after this many
+# failures, that username is refused from that address until LOGIN_LOCKOUT_SECONDS after the last.
+LOGIN_FAILURES_ALLOWED = env_int("LOGIN_FAILURES_ALLOWED", 5)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
 
 INSTALLED_APPS = [
     "daphne",  # its runserver serves HTTP and WebSockets through asgi.py
@@ -142,6 +165,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "webapp.security.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -269,7 +293,15 @@ GPTOSS_PYTHON_TOOL = env_bool("GPTOSS_PYTHON_TOOL", False)
 CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 64 * 1024, minimum=1024)
 CHAT_MAX_TEXT_CHARS = env_int("CHAT_MAX_TEXT_CHARS", 8000)
 CHAT_MAX_OUTPUT_TOKENS = env_int("CHAT_MAX_OUTPUT_TOKENS", 4096)
-CHAT_TURNS_PER_MINUTE = env_int("CHAT_TURNS_PER_MINUTE", 20)
+CHAT_TURNS_PER_MINUTE = env_int("CHAT_TURNS_PER_MINUTE", 20)  # in any 60 s (a sliding window)
+# A user's turns waiting for a worker: a turn.create beyond them is refused (too_many_turns).
+CHAT_MAX_QUEUED_TURNS = env_int("CHAT_MAX_QUEUED_TURNS", 8)
+# A user's turns running at once: a worker leaves a further one queued, and other users' turns go
+# first, until one of them ends.
+CHAT_MAX_RUNNING_TURNS = env_int("CHAT_MAX_RUNNING_TURNS", 4)
+# How often an open chat socket checks that its session is still valid (it also checks on every
+# frame it receives); a socket whose session ended is closed with 4401.
+CHAT_SESSION_CHECK_SECONDS = env_int("CHAT_SESSION_CHECK_SECONDS", 30)
 # A running turn whose worker has not been heard from for this long is marked failed.
 CHAT_STALE_TURN_SECONDS = env_int("CHAT_STALE_TURN_SECONDS", 60, minimum=5)
 

@@ -253,10 +253,16 @@ const socket = new ChatSocket(`${location.protocol === "https:" ? "wss" : "ws"}:
   onState(state, { attempt }) {
     conn.dataset.state = state;
     conn.querySelector(".conn-text").textContent =
-      state === "open" ? "Connected" : state === "connecting" ? "Connecting…" : `Reconnecting${attempt > 1 ? ` (${attempt})` : ""}…`;
+      state === "open" ? "Connected" : state === "connecting" ? "Connecting…"
+        : state === "ended" ? "Signed out" : `Reconnecting${attempt > 1 ? ` (${attempt})` : ""}…`;
   },
   onReopen() {
     for (const view of unfinished()) subscribe(view);
+  },
+  // The session ended (signed out elsewhere, password changed, account disabled): reloading
+  // shows the login page, or, where the session goes on under a new key, the chat again.
+  onSessionEnd() {
+    location.reload();
   },
 });
 

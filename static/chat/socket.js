@@ -4,15 +4,21 @@
 const PING_EVERY_MS = 20000;
 const PONG_WITHIN_MS = 10000;
 const MAX_BACKOFF_MS = 8000;
+// The server's close code for a socket whose session ended (docs/protocol.md, "Closing"):
+// reconnecting would be refused, so the page hands over to onSessionEnd instead.
+export const SESSION_ENDED = 4401;
 
 export class ChatSocket {
   // onFrame(frame); onState(state, {attempt}) with state "connecting" | "open" | "reconnecting"
   // onReopen() after a reconnect (not the first open): the page catches up from the database
-  constructor(url, { onFrame, onState, onReopen }) {
+  // onSessionEnd() when the server closed the socket because the session ended; no reconnect
+  constructor(url, { onFrame, onState, onReopen, onSessionEnd }) {
     this.url = url;
     this.onFrame = onFrame;
     this.onState = onState;
     this.onReopen = onReopen;
+    this.onSessionEnd = onSessionEnd;
+    this.ended = false;
     this.outbox = [];
     this.attempt = 0;
     this.everOpened = false;
@@ -50,9 +56,15 @@ export class ChatSocket {
       }
       this.onFrame(frame);
     });
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", (event) => {
       if (this.ws !== ws) return;
       this.stopPings();
+      if (event.code === SESSION_ENDED) {
+        this.ended = true;
+        this.onState("ended", {});
+        this.onSessionEnd?.();
+        return;
+      }
       this.scheduleRetry();
     });
   }
@@ -65,7 +77,7 @@ export class ChatSocket {
   }
 
   retryNow() {
-    if (this.ws && this.ws.readyState === WebSocket.CLOSED) this.connect();
+    if (!this.ended && this.ws && this.ws.readyState === WebSocket.CLOSED) this.connect();
   }
 
   startPings() {

@@ -6,12 +6,16 @@ the database, its stream in the turn's frame log (webapp/chat/live.py).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from importlib import import_module
+from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib import auth
 
 from inference import events
 
@@ -22,6 +26,10 @@ from .replay import turn_frames
 
 log = logging.getLogger(__name__)
 
+# The close code of a socket whose session ended (logout, session deleted or expired, password
+# changed, user deactivated): docs/protocol.md, "Closing". The browser goes to the login page.
+SESSION_ENDED = 4401
+
 
 class ChatConsumer(AsyncWebsocketConsumer):
     def __init__(self, *args, **kwargs):
@@ -29,6 +37,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # turn id -> first `seq` to relay; frames before it were sent by a catch-up
         self.following: dict[int, int] = {}
         self.redis = None
+        self.session_watch: asyncio.Task | None = None
 
     # ---- socket life ----
 
@@ -38,15 +47,46 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
         self.user = user
+        self.session_key = self.scope["session"].session_key
         self.redis = live.async_client()
         await self.accept()
+        self.session_watch = asyncio.create_task(self.watch_session())
 
     async def disconnect(self, code):
+        if self.session_watch is not None:
+            self.session_watch.cancel()
         for turn_id in list(self.following):
             await self.channel_layer.group_discard(live.group(turn_id), self.channel_name)
         self.following.clear()
         if self.redis is not None:
             await self.redis.aclose()
+
+    # ---- the session behind the socket ----
+
+    def session_is_valid(self) -> bool:
+        """What the next HTTP request of this session would find, read afresh from the session
+        store: the session exists and has not expired, and Django's own check of it still
+        gives this user (active, with the password hash the session was made with)."""
+        store = import_module(settings.SESSION_ENGINE).SessionStore(self.session_key)
+        user = auth.get_user(SimpleNamespace(session=store))
+        return user.is_authenticated and user.pk == self.user.pk
+
+    async def session_ended(self) -> bool:
+        if await database_sync_to_async(self.session_is_valid)():
+            return False
+        log.info("closing the socket of user %s: its session ended", self.user.pk)
+        await self.close(code=SESSION_ENDED, reason="session ended")
+        return True
+
+    async def watch_session(self):
+        """Every CHAT_SESSION_CHECK_SECONDS, an idle socket too: is the session still valid?"""
+        while True:
+            await asyncio.sleep(settings.CHAT_SESSION_CHECK_SECONDS)
+            try:
+                if await self.session_ended():
+                    return
+            except Exception:  # the database away: check again next time
+                log.warning("session check of user %s failed", self.user.pk, exc_info=True)
 
     async def send_frame(self, frame: dict):
         await self.send(text_data=json.dumps(frame))
@@ -54,38 +94,46 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         frame = {}
         try:
+            if await self.session_ended():  # before anything of the frame is read
+                return
             frame = self.decode(text_data, bytes_data)
-            handler = self.HANDLERS.get(frame.get("type"))
+            frames.check_tree(frame)
+            kind = frame.get("type")
+            handler = self.HANDLERS.get(kind) if isinstance(kind, str) else None
             if handler is None:
-                raise FrameError("unknown_type", f"unknown frame type {frame.get('type')!r}; "
+                raise FrameError("unknown_type", f"unknown frame type {frames.shown(kind)}; "
                                  f"expected one of {', '.join(sorted(self.HANDLERS))}")
             await handler(self, frame)
         except FrameError as exc:
-            await self.refuse(frame, exc.code, exc.message)
+            await self.refuse(frame, exc.code, exc.message, exc.retry_after_s)
         except Exception:  # a bug or a database outage: say so, keep the socket
             log.exception("frame %r failed", frame.get("type"))
             await self.refuse(frame, "internal_error", "the server failed to handle this frame")
 
-    async def refuse(self, frame: dict, code: str, message: str):
-        request_id = frame.get("request_id") if isinstance(frame.get("request_id"), str) else None
-        turn_id = frame.get("turn_id") if frames.is_int(frame.get("turn_id")) else None
-        await self.send_frame(events.error(code, message, request_id, turn_id))
+    async def refuse(self, frame: dict, code: str, message: str, retry_after_s: float | None = None):
+        request_id, turn_id = frame.get("request_id"), frame.get("turn_id")
+        if not isinstance(request_id, str) or len(request_id) > frames.REQUEST_ID_CHARS:
+            request_id = None  # echoed only when it could be a request id
+        if not frames.is_int(turn_id) or not 1 <= turn_id <= frames.MAX_ID:
+            turn_id = None
+        error = events.error(code, message, request_id, turn_id)
+        if retry_after_s is not None:
+            error["retry_after_s"] = retry_after_s
+        await self.send_frame(error)
 
     @staticmethod
     def decode(text_data, bytes_data) -> dict:
         if text_data is None:
             raise FrameError("bad_frame", "frames are JSON text, not binary")
-        size = len(text_data.encode())
+        # Checked before the text is parsed at all. Daphne (autobahn) has already refused, by
+        # closing the socket (1009), any message over its --websocket-max-message-size, which
+        # docker-compose.yml sets; and what it let through is valid UTF-8 ("surrogatepass" only
+        # keeps a test's malformed str from failing here).
+        size = len(text_data.encode("utf-8", "surrogatepass"))
         if size > settings.CHAT_MAX_FRAME_BYTES:
             raise FrameError("too_large", f"the frame has {size} bytes; the limit is "
                                           f"{settings.CHAT_MAX_FRAME_BYTES}")
-        try:
-            frame = json.loads(text_data)
-        except ValueError as exc:
-            raise FrameError("bad_json", f"the frame is not JSON: {exc}") from None
-        if not isinstance(frame, dict):
-            raise FrameError("bad_frame", "a frame is a JSON object with a `type`")
-        return frame
+        return frames.parse(text_data)
 
     # ---- following turns ----
 
@@ -127,11 +175,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def on_turn_create(self, frame):
         request = frames.turn_create(frame, max_text_chars=settings.CHAT_MAX_TEXT_CHARS,
                                      max_output_tokens=settings.CHAT_MAX_OUTPUT_TOKENS)
-        started = await live.count_turn_started(self.redis, self.user.id)
-        if started > settings.CHAT_TURNS_PER_MINUTE:
-            raise FrameError("rate_limited", f"at most {settings.CHAT_TURNS_PER_MINUTE} turns a "
-                                             "minute; wait a little")
-        turn, position = await database_sync_to_async(turns.create_turn)(self.user, request)
+        limit = settings.CHAT_TURNS_PER_MINUTE
+        token, wait = await live.admit_turn(self.redis, self.user.id, limit)
+        if token is None:
+            raise FrameError("rate_limited", f"at most {limit} turns in any 60 seconds; the next "
+                                             f"one may start in {wait:g} s", retry_after_s=wait)
+        try:
+            turn, position = await database_sync_to_async(turns.create_turn)(
+                self.user, request, max_queued=settings.CHAT_MAX_QUEUED_TURNS)
+        except BaseException:  # refused or failed: it does not count against the minute
+            await live.forget_turn(self.redis, self.user.id, token)
+            raise
         await self.queue(turn, position, turns.RUN_TASK)
 
     async def on_turn_cancel(self, frame):

@@ -8,7 +8,7 @@
 - Cancel flag: the consumer sets it; the running task polls it through `CancelFlag`
   (cooperative cancel).
 - Heartbeat: a running task refreshes it; a running turn without one has lost its worker.
-- Rate counter: turns a user started in the current minute.
+- Rate window: the times of the turns a user started in the last minute (a sliding window).
 - Worker status: each worker process says whether it is loading its model, ready (with its
   engine, model and turn slots) or failed to load, refreshed while it lives.
 """
@@ -18,8 +18,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import threading
 import time
+import uuid
 
 import redis
 import redis.asyncio
@@ -42,8 +44,8 @@ def key(turn_id: int, what: str) -> str:
     return f"{settings.REDIS_KEY_PREFIX}:turn:{turn_id}:{what}"
 
 
-def rate_key(user_id: int, minute: int) -> str:
-    return f"{settings.REDIS_KEY_PREFIX}:rate:{user_id}:{minute}"
+def rate_key(user_id: int) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:rate:{user_id}"
 
 
 # ---- async side: the consumer ---------------------------------------------------------------
@@ -76,18 +78,45 @@ async def request_cancel(client, turn_id: int) -> None:
 
 
 def now() -> float:
-    """Wall-clock seconds, the rate counter's clock (a test replaces it to stop the minute)."""
+    """Wall-clock seconds, the rate window's clock (a test replaces it to move time on)."""
     return time.time()
 
 
-async def count_turn_started(client, user_id: int) -> int:
-    """Turns this user started in the current minute, this one included."""
-    minute = int(now() // 60)
-    name = rate_key(user_id, minute)
-    count = await client.incr(name)
-    if count == 1:
-        await client.expire(name, 120)
-    return count
+RATE_WINDOW_S = 60
+# One atomic step per turn.create: forget the starts that left the window, then admit this one
+# (its time added) if fewer than the limit remain, or say when the oldest leaves the window.
+# Sockets of one user on several Daphne processes share the window without a race.
+_ADMIT = """
+local key, now, window = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+if redis.call('ZCARD', key) < tonumber(ARGV[3]) then
+  redis.call('ZADD', key, now, ARGV[4])
+  redis.call('EXPIRE', key, window + 1)
+  return ''
+end
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+return tostring(tonumber(oldest[2]) + window - now)
+"""
+
+
+async def admit_turn(client, user_id: int, per_minute: int) -> tuple[str | None, float]:
+    """Count a turn.create against the user's sliding minute: (a token that `forget_turn` takes,
+    0) when it is admitted, (None, seconds until the oldest start leaves the window) when the
+    user already started `per_minute` turns in the last 60 s."""
+    at = now()
+    token = f"{at!r}:{uuid.uuid4().hex[:8]}"
+    answer = await client.eval(_ADMIT, 1, rate_key(user_id), repr(at), RATE_WINDOW_S,
+                               per_minute, token)
+    answer = answer.decode() if isinstance(answer, bytes) else answer
+    if not answer:
+        return token, 0.0
+    # rounded up to a tenth of a second: a client that waits this long is never early
+    return None, max(math.ceil(float(answer) * 10) / 10, 0.1)
+
+
+async def forget_turn(client, user_id: int, token: str) -> None:
+    """A turn admitted by `admit_turn` that was not started after all (refused, or failed)."""
+    await client.zrem(rate_key(user_id), token)
 
 
 # ---- sync side: the worker ------------------------------------------------------------------
@@ -112,6 +141,10 @@ def clear_cancel(turn_id: int) -> None:
 
 def mark_alive(turn_id: int) -> None:
     sync_client().set(key(turn_id, "alive"), 1, ex=settings.CHAT_STALE_TURN_SECONDS)
+
+
+def clear_alive(turn_id: int) -> None:
+    sync_client().delete(key(turn_id, "alive"))
 
 
 def alive_turn_ids(turn_ids) -> set[int]:
@@ -206,7 +239,7 @@ class Heartbeat:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
-        sync_client().delete(key(self.turn_id, "alive"))
+        clear_alive(self.turn_id)
 
 
 class CancelFlag:

@@ -133,11 +133,13 @@ class Message(models.Model):
 
     turn = models.ForeignKey(Turn, on_delete=models.CASCADE, related_name="messages")
     index = models.PositiveIntegerField()  # message.start's index: order within the turn
-    role = models.CharField(max_length=20)
-    author = models.CharField(max_length=100, blank=True, null=True)  # functions.x for tools
-    channel = models.CharField(max_length=50, blank=True, null=True)
-    recipient = models.CharField(max_length=200, blank=True, null=True)
-    content_type = models.CharField(max_length=100, blank=True, null=True)
+    role = models.CharField(max_length=20)  # one of the parser's roles, never longer
+    # The header fields are the model's own words, any length (a tool name it made up, a
+    # content type after <|constrain|>): text columns, so no header can fail the turn.
+    author = models.TextField(blank=True, null=True)  # functions.x for tools
+    channel = models.TextField(blank=True, null=True)
+    recipient = models.TextField(blank=True, null=True)
+    content_type = models.TextField(blank=True, null=True)
     text = models.TextField(blank=True)
     token_ids = models.JSONField(default=list, blank=True)
     tokens = models.PositiveIntegerField(default=0)

@@ -8,7 +8,22 @@ import time
 from inference import events
 
 from . import live
+from .frames import UNSTORABLE
 from .models import Message, Turn
+
+
+def storable(value):
+    """Model output as the database can store it: NUL, which PostgreSQL's text and jsonb
+    columns refuse, and lone surrogates become U+FFFD in every string (keys too) of a frame or
+    a stored value. Applied before a frame is published as well, so what streamed is what is
+    stored."""
+    if isinstance(value, str):
+        return UNSTORABLE.sub("\ufffd", value) if UNSTORABLE.search(value) else value
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value
 
 
 class TurnSink:
@@ -30,6 +45,7 @@ class TurnSink:
         self.answer: tuple[str, float | None] | None = None  # (call_id, ms) of the next tool message
 
     def __call__(self, frame: dict):
+        frame = storable(frame)
         kind = frame["type"]
         if kind == "message.start":
             answer = None

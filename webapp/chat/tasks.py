@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,14 +23,24 @@ from inference.turn import run_turn, tool_message
 from . import live, turns, worker
 from .frames import harmony_settings
 from .models import Turn
-from .sink import TurnSink
+from .sink import TurnSink, storable
 
 log = logging.getLogger(__name__)
 
 
 def execute(turn_id: int, hostname: str, resume: bool) -> None:
     live.mark_alive(turn_id)  # before the claim: a sweep never sees it running without a beat
-    turn = turns.claim(turn_id, hostname, resume)
+    try:
+        turn = turns.claim(turn_id, hostname, resume, settings.CHAT_MAX_RUNNING_TURNS)
+    except turns.Deferred:  # its user runs enough turns: other users' turns go first
+        live.clear_alive(turn_id)
+        failed = turns.defer(turn_id, turns.RESUME_TASK if resume else turns.RUN_TASK)
+        if failed is not None:
+            live.publisher().publish(turn_id, failed)
+            live.publisher().drain()
+        log.info("turn %s deferred: its user runs %s turns already", turn_id,
+                 settings.CHAT_MAX_RUNNING_TURNS)
+        return
     if turn is None:
         log.info("turn %s is not waiting for this task; skipped (cancelled, or already run)", turn_id)
         return
@@ -77,6 +88,7 @@ def run(turn: Turn, hostname: str, resume: bool, running: int = 1) -> None:
         metrics = turn.protocol_metrics(queue_ms=queue_ms)
         error = events.error_info(code, f"{type(exc).__name__}: {exc}")
         sink.held = [events.turn_done(turn.id, status, metrics, error)]
+    metrics, error, pending_call = storable(metrics), storable(error), storable(pending_call)
     with transaction.atomic():
         sink.store_rest(parsed)
         turn.status, turn.metrics, turn.error, turn.pending_call = status, metrics, error, pending_call

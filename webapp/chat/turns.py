@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,6 +23,16 @@ from .frames import FrameError, TurnRequest
 from .models import Conversation, Turn
 
 RUN_TASK, RESUME_TASK = "chat.run_turn", "chat.resume_turn"
+# A turn.create refused because the user's turns fill the queue says to retry after this long:
+# a hint, since when one of them starts depends on the workers.
+QUEUE_FULL_RETRY_S = 5
+# A task for a turn of a user who already runs CHAT_MAX_RUNNING_TURNS turns is sent again, to be
+# tried after this long; the turn stays queued meanwhile.
+RUNNING_LIMIT_RETRY_S = 1
+
+
+class Deferred(Exception):
+    """The turn's user already runs as many turns as they may: it stays queued, for later."""
 
 
 def not_found(turn_id: int) -> FrameError:
@@ -40,13 +51,15 @@ def elapsed_ms(since) -> float:
     return round((timezone.now() - since).total_seconds() * 1000, 1)
 
 
-def enqueue(turn: Turn, task_name: str) -> dict | None:
-    """Hand the turn to the `gpu` queue. If the broker cannot take it, the turn fails at once
-    (with a stored reason) rather than waiting forever as `queued`: its turn.done is returned."""
+def enqueue(turn: Turn, task_name: str, countdown: float | None = None) -> dict | None:
+    """Hand the turn to the `gpu` queue (to be run no sooner than `countdown` s from now). If
+    the broker cannot take it, the turn fails at once (with a stored reason) rather than
+    waiting forever as `queued`: its turn.done is returned."""
     from webapp.celery import app
 
     try:
-        app.send_task(task_name, args=[turn.id], task_id=turn.celery_task_id, queue="gpu")
+        app.send_task(task_name, args=[turn.id], task_id=turn.celery_task_id, queue="gpu",
+                      countdown=countdown)
         return None
     except Exception as exc:  # kombu raises several kinds; all mean "not queued"
         error = events.error_info("queue_unavailable", f"the turn could not be queued: {exc}")
@@ -56,10 +69,29 @@ def enqueue(turn: Turn, task_name: str) -> dict | None:
         return events.turn_done(turn.id, Turn.Status.FAILED.value, metrics, error)
 
 
-def create_turn(user, request: TurnRequest) -> tuple[Turn, int]:
+def lock_user(user_id: int) -> None:
+    """Serialise this transaction with the others that count the user's turns (PostgreSQL
+    locks the user's row; SQLite's immediate transactions are serialised already)."""
+    list(get_user_model().objects.select_for_update().filter(pk=user_id).values_list("pk"))
+
+
+def user_turns(user_id: int, status: str) -> int:
+    return Turn.objects.filter(conversation__user_id=user_id, status=status).count()
+
+
+def create_turn(user, request: TurnRequest, max_queued: int | None = None) -> tuple[Turn, int]:
     """Store a new queued turn (and its conversation if new); return it with its queue
-    position. `enqueue` hands it to a worker."""
+    position. `enqueue` hands it to a worker. A user who already has `max_queued` turns
+    waiting for a worker is refused (too_many_turns)."""
     with transaction.atomic():
+        if max_queued is not None:
+            lock_user(user.pk)
+            waiting = user_turns(user.pk, Turn.Status.QUEUED)
+            if waiting >= max_queued:
+                raise FrameError("too_many_turns",
+                                 f"{waiting} of your turns are waiting for a worker, the most "
+                                 f"you may have queued; send this when one of them has started",
+                                 retry_after_s=QUEUE_FULL_RETRY_S)
         if request.conversation_id is None:
             conversation = Conversation.objects.create(user=user,
                                                        title=Conversation.title_for(request.text))
@@ -81,20 +113,38 @@ def create_turn(user, request: TurnRequest) -> tuple[Turn, int]:
     return turn, turn.queue_position()
 
 
-def claim(turn_id: int, hostname: str, resume: bool) -> Turn | None:
+def claim(turn_id: int, hostname: str, resume: bool, max_running: int | None = None) -> Turn | None:
     """Queued → running, atomically: a redelivered or duplicate task gets None. A resume
     task claims only a turn whose tool output has arrived, a first run only one without a
-    pending call."""
+    pending call. A turn whose user already runs `max_running` turns is not claimed: Deferred
+    (the count and the claim are one transaction, serialised per user)."""
     queued = Turn.objects.filter(id=turn_id, status=Turn.Status.QUEUED)
     queued = (queued.filter(pending_call__has_key="output") if resume
               else queued.filter(pending_call__isnull=True))
-    if not queued.update(status=Turn.Status.RUNNING, worker=hostname):
-        return None
+    with transaction.atomic():
+        if max_running is not None:
+            owner = queued.values_list("conversation__user_id", flat=True).first()
+            if owner is None:
+                return None
+            lock_user(owner)
+            if user_turns(owner, Turn.Status.RUNNING) >= max_running:
+                raise Deferred(turn_id)
+        if not queued.update(status=Turn.Status.RUNNING, worker=hostname):
+            return None
     turn = Turn.objects.select_related("conversation").get(id=turn_id)
     if turn.started_at is None:
         turn.started_at = timezone.now()
         turn.save(update_fields=["started_at"])
     return turn
+
+
+def defer(turn_id: int, task_name: str) -> dict | None:
+    """Send the turn's task again, to run in RUNNING_LIMIT_RETRY_S, under a new task id; the
+    turn stays queued. Returns its turn.done if the broker refused (the turn then failed)."""
+    turn = Turn.objects.get(id=turn_id)
+    turn.celery_task_id = str(uuid.uuid4())
+    turn.save(update_fields=["celery_task_id"])
+    return enqueue(turn, task_name, countdown=RUNNING_LIMIT_RETRY_S)
 
 
 def cancel_idle(user, turn_id: int) -> tuple[Turn, dict | None]:
