@@ -8,6 +8,7 @@ tests; tests/test_e2e_vllm.py starts its own with the vLLM engine."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import psycopg2
@@ -24,6 +25,11 @@ def nano_checkpoint() -> Path | None:
     from inference.nano.checkpoint import DEFAULT_PATH
 
     return DEFAULT_PATH if (DEFAULT_PATH / "nano.json").is_file() else None
+
+
+def says_408(text: str) -> bool:
+    """408 as a number of its own: not 1408, 4080, 408.5, -408 or 1,408."""
+    return re.search(r"(?<![\d.,-])408(?!\d|[.,]\d)", text) is not None
 
 
 def unavailable(what: str):

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import time
 
 import pytest
@@ -25,7 +24,7 @@ import pytest
 from inference import events
 from inference.engine import normalise_device
 from inference.live_stack import TurnRecord, receive_turn as receive_frames, texts
-from tests.live_site import QUESTION, TURN_TIMEOUT_S, nano_checkpoint
+from tests.live_site import QUESTION, TURN_TIMEOUT_S, nano_checkpoint, says_408
 
 
 async def receive_turn(ws) -> list[dict]:
@@ -53,11 +52,6 @@ def engine_device() -> str:
     """The device the worker's Engine.load picks: GPTOSS_DEVICE (inherited by the worker) or,
     unset, torch's default (cuda:0 where a GPU is visible, else cpu)."""
     return normalise_device(os.environ.get("GPTOSS_DEVICE") or None)
-
-
-def says_408(text: str) -> bool:
-    """408 as a number of its own: not 1408, 4080, 408.5, -408 or 1,408."""
-    return re.search(r"(?<![\d.,-])408(?!\d|[.,]\d)", text) is not None
 
 
 @pytest.fixture(scope="module")
