@@ -179,4 +179,5 @@ def test_the_time_to_first_token_is_broken_into_its_parts(make_user, engine):
     assert len(metrics["prefill_ms_by_round"]) == 2, "one prefill per generation (a tool round)"
     assert metrics["prefill_ms"] == pytest.approx(sum(metrics["prefill_ms_by_round"]), abs=0.2)
     assert metrics["publish_ms"] is not None and 0 <= metrics["publish_ms"] < metrics["total_ms"]
-    assert metrics["render_ms"] + metrics["prefill_ms_by_round"][0] <= metrics["ttft_ms"] + 0.2
+    # render_ms sums every round's render, the time to first token holds the first round's only
+    assert metrics["prefill_ms_by_round"][0] <= metrics["ttft_ms"] + 0.2
