@@ -99,3 +99,45 @@ def test_the_consumer_relays_a_batch_in_order_and_stops_following_at_turn_done(a
 
     got = async_to_sync(scenario)()
     assert got == [{**f, "seq": n} for n, f in enumerate(batch)]
+
+
+def test_drain_waits_for_what_was_published_before_it_not_for_later_frames(live_state, monkeypatch):
+    """A turn that ends waits for its own frames only: other turns that keep streaming (here,
+    through a channel layer that takes 50 ms a message, so that a pass is always under way)
+    must not hold its turn.done, and its worker slot, back."""
+    import asyncio
+    import threading
+    import time
+
+    class SlowLayer(RecordingLayer):
+        async def group_send(self, group, message):
+            await asyncio.sleep(0.05)
+            await super().group_send(group, message)
+
+    layer = SlowLayer()
+    monkeypatch.setattr(live, "get_channel_layer", lambda: layer)
+    publisher = live.Publisher()
+    streaming = threading.Event()
+    streaming.set()
+
+    def other_turn():
+        n = 0
+        while streaming.is_set():
+            publisher.publish(21, delta(21, str(n)))
+            n += 1
+            time.sleep(0.01)
+
+    feeder = threading.Thread(target=other_turn)
+    feeder.start()
+    try:
+        time.sleep(0.1)
+        publisher.publish(22, delta(22, "last words"))
+        started = time.monotonic()
+        publisher.drain(timeout=3)
+        waited = time.monotonic() - started
+    finally:
+        streaming.clear()
+        feeder.join()
+    publisher.drain()
+    assert waited < 1
+    assert ("turn.22", {"type": "turn.frame", "frame": {**delta(22, "last words"), "seq": 0}}) in layer.sent

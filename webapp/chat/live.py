@@ -277,13 +277,16 @@ class Publisher:
             while len(items) < PUBLISH_BATCH and not self._queue.empty():
                 items.append(self._queue.get_nowait())
             try:
-                await self._send(client, layer, items)
+                await self._send(client, layer, [i for i in items if i[1] is not None])
             finally:
-                for _ in items:
-                    self._queue.task_done()
+                for _, frame, reached in items:
+                    if frame is None:  # a drain's marker: everything queued before it is out
+                        reached()
 
     @staticmethod
     async def _send(client, layer, items) -> None:
+        if not items:
+            return
         batches: dict[int, list[dict]] = {}
         for turn_id, frame, _ in items:
             batches.setdefault(turn_id, []).append(frame)
@@ -310,8 +313,14 @@ class Publisher:
         self._loop.call_soon_threadsafe(self._queue.put_nowait, (turn_id, frame, on_sent))
 
     def drain(self, timeout: float = 30.0) -> None:
-        """Wait until every frame published so far has been sent."""
-        asyncio.run_coroutine_threadsafe(self._queue.join(), self._loop).result(timeout)
+        """Wait until every frame published so far has been sent (or failed) — not for frames
+        other turns publish meanwhile: with many turns streaming the queue is seldom empty, and
+        waiting for that held every finished turn's turn.done (and its worker slot) back until
+        the last turn ended."""
+        reached = threading.Event()
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, (None, None, reached.set))
+        if not reached.wait(timeout):
+            raise TimeoutError(f"frames still unsent after {timeout} s")
 
 
 _publisher = None
