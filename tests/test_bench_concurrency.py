@@ -65,7 +65,7 @@ def test_the_report_has_a_table_a_markdown_table_and_a_chart(tmp_path):
     text = bc.table(levels)
     assert "agg tok/s" in text.splitlines()[0] and text.splitlines()[2].split()[-1] == "NO"
     md = bc.markdown_table(levels).splitlines()
-    assert md[0].startswith("| chats | aggregate tok/s") and md[3].startswith("| 8 | 450.0 | 5.0 |")
+    assert md[0].startswith("| chats | aggregate tok/s") and md[3].startswith("| 8 | 450.0 | 5.0 | 450.0 | 56.25 |")
     report = {"levels": levels, "model": "gpt-oss-nano", "engine": "vllm", "date": "2026-01-01",
               "machine": {"cpus": 2}}
     bc.chart(report, tmp_path / "c.png")
@@ -87,3 +87,15 @@ def test_without_redis_or_postgresql_it_stops_before_starting_anything(capsys, t
     assert stopped.value.code == 2 and not out.exists()
     err = capsys.readouterr().err
     assert "Redis at redis://127.0.0.1:1/0" in err and "PostgreSQL at postgres://postgres@127.0.0.1:1" in err
+
+
+def test_a_level_reports_its_median_round_and_the_worst_of_every_round():
+    rounds = [{"aggregate_tok_s": a, "all_same_as_alone": same, "all_completed": True,
+               "last_over_first_finish": ratio}
+              for a, same, ratio in ((300.0, True, 1.1), (250.0, True, 1.0), (400.0, False, 1.3))]
+    level = bc.median_round(rounds)
+    assert level["aggregate_tok_s"] == 300.0 and level["last_over_first_finish"] == 1.1
+    assert level["rounds_aggregate_tok_s"] == [300.0, 250.0, 400.0]
+    assert level["all_same_as_alone"] is False, "one chat of one round differed"
+    assert level["last_over_first_finish_max"] == 1.3
+    assert bc.median_round(rounds[:2])["aggregate_tok_s"] == 250.0, "the lower middle of two"
