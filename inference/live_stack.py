@@ -34,6 +34,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .events import message_texts
+
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432"  # a server where this user may CREATE DATABASE
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -249,17 +251,6 @@ class LiveStack:
 
 # ---- turns ----
 
-def texts(frames) -> dict[int, str]:
-    """Each message's text, by index, as the deltas built it."""
-    out = {}
-    for f in frames:
-        if f["type"] == "message.start":
-            out[f["index"]] = ""
-        elif f["type"] == "message.delta":
-            out[f["index"]] += f["text"]
-    return out
-
-
 @dataclass
 class TurnRecord:
     """One turn as a client saw it: every frame with its arrival time (perf_counter seconds)."""
@@ -292,7 +283,7 @@ class TurnRecord:
         return (self.done or {}).get("metrics") or {}
 
     def texts(self) -> dict[int, str]:
-        return texts(self.frames)
+        return message_texts(self.frames)
 
     def channel_texts(self) -> list[tuple[str, str | None, str]]:
         """(channel, recipient, text) of each message, in order: what "the same answer" means."""

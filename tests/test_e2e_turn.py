@@ -23,7 +23,8 @@ import pytest
 
 from inference import events
 from inference.engine import normalise_device
-from inference.live_stack import TurnRecord, receive_turn as receive_frames, texts
+from inference.events import message_texts as texts
+from inference.live_stack import TurnRecord, receive_turn as receive_frames
 from tests.live_site import QUESTION, TURN_TIMEOUT_S, nano_checkpoint, says_408
 
 
