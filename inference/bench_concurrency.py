@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import importlib.util
 import json
 import os
 import platform
@@ -257,8 +258,12 @@ def machine() -> dict:
 
 # ---- the command -------------------------------------------------------------------------------
 
-def worker_env(args) -> dict:
-    env = {"GPTOSS_ENGINE": args.engine, "GPTOSS_MAX_TURNS": str(args.max_turns)}
+def site_env(args) -> dict:
+    """The environment laid over the site's processes. Every round sends a turn from the same
+    users within seconds: the per-user rate limit (CHAT_TURNS_PER_MINUTE, 20) is lifted so that
+    longer runs are not refused (--env puts it back)."""
+    env = {"GPTOSS_ENGINE": args.engine, "GPTOSS_MAX_TURNS": str(args.max_turns),
+           "CHAT_TURNS_PER_MINUTE": "100000"}
     if args.engine == "vllm":
         env["VLLM_CPU_KVCACHE_SPACE"] = str(args.kv_gib)
     if args.omp_threads is not None:
@@ -311,6 +316,8 @@ def main(argv=None) -> int:
         import yaml  # noqa: F401
     except ImportError as exc:
         parser.error(f"{exc}: pip install -e '.[bench]'")
+    if args.engine == "vllm" and importlib.util.find_spec("vllm") is None:
+        parser.error("--engine vllm needs vLLM: pip install -e '.[vllm]' (x86-64 Linux)")
     missing = missing_services(args.redis, args.postgres)
     if missing:
         parser.error("the benchmark starts the site, which needs " + " and ".join(missing))
@@ -320,11 +327,11 @@ def main(argv=None) -> int:
     report = {"engine": args.engine, "date": datetime.datetime.now().isoformat(timespec="seconds"),
               "machine": machine(), "command": "python -m inference.bench concurrency " + " ".join(argv or []),
               "prompts": prompts, "effort": args.effort, "settings": settings,
-              "worker_env": worker_env(args)}
+              "site_env": site_env(args)}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-stack-") as tmp:
         stack = LiveStack(Path(tmp), users=users, password="bench-pass-12345",
-                          env=report["worker_env"], model_dir=Path(args.model) if args.model else None,
+                          env=report["site_env"], model_dir=Path(args.model) if args.model else None,
                           postgres_url=args.postgres, redis_url=args.redis)
         try:
             print(f"starting the site ({args.engine}) …", flush=True)
@@ -339,6 +346,10 @@ def main(argv=None) -> int:
                 report["alone"][prompt] = chat_row(record, record.sent_at, record)
                 print(f"alone: {prompt!r} → {record.status}, {record.metrics.get('output_tokens')} "
                       f"tokens, final {record.final()!r}", flush=True)
+                if record.status != "completed":
+                    print(f"the reference turn did not complete: {record.frames[-1:]}\n"
+                          f"{stack.tails()}", file=sys.stderr)
+                    return 1
             report["levels"], report["chats"] = [], {}
             for n in levels:
                 asked = [prompts[i % len(prompts)] for i in range(n)]

@@ -99,3 +99,12 @@ def test_a_level_reports_its_median_round_and_the_worst_of_every_round():
     assert level["all_same_as_alone"] is False, "one chat of one round differed"
     assert level["last_over_first_finish_max"] == 1.3
     assert bc.median_round(rounds[:2])["aggregate_tok_s"] == 250.0, "the lower middle of two"
+
+
+def test_the_vllm_engine_without_vllm_is_refused_before_anything_starts(capsys, monkeypatch):
+    find_spec = bc.importlib.util.find_spec
+    monkeypatch.setattr(bc.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "vllm" else find_spec(name, *a))
+    with pytest.raises(SystemExit) as stopped:
+        bench.main(["concurrency", "--engine", "vllm", "--chats", "1"])
+    assert stopped.value.code == 2 and "--engine vllm needs vLLM" in capsys.readouterr().err
