@@ -4,15 +4,18 @@
 
 It starts the real stack on loopback (inference/live_stack.py: Daphne, one Celery worker with
 docker-compose.yml's command and GPTOSS_ENGINE=<engine>, PostgreSQL, Redis), logs one user per
-chat in through the login form, and asks every prompt once alone (the reference answers). Then,
-for each level N, N WebSocket clients each start one new chat at the same moment (greedy, the
-same prompt kind, a fixed max_output_tokens), --rounds times (the median round is reported,
-every round is kept in the JSON), and it records per chat the queue time and time to
-first token (the client's and the worker's metric), the total time, the output tokens, the final
-answer and whether every message is exactly what the same prompt gave alone; per level the
-aggregate tokens/s (all output tokens over the wall time from the first send to the last
-turn.done), per-chat tokens/s, p50/p95 time to first token and queue time, the last/first
-finish ratio, and the CPU seconds each process used. A table, JSON and a chart (PNG beside it).
+chat in through the login form, and asks every prompt once alone (the reference answers). At
+each level N, N WebSocket clients each start one new chat at the same moment (greedy, the same
+prompt kind, a fixed max_output_tokens). A round runs every level once; there are --rounds
+rounds. Each level reports its median round (every round is kept in the JSON), and its ratio
+to one chat alone is the median of the rounds' ratios.
+
+Per chat it records the queue time and time to first token (the client's and the worker's
+metric), the total time, the output tokens, the final answer and whether every message is
+exactly what the same prompt gave alone. Per level: the aggregate tokens/s (all output tokens
+over the wall time from the first send to the last turn.done), per-chat tokens/s, p50/p95 time
+to first token and queue time, the last/first finish ratio, and the CPU seconds each process
+used. It prints a table and writes JSON and a chart (PNG beside it).
 """
 
 from __future__ import annotations
@@ -167,6 +170,23 @@ def median_round(rounds: list[dict]) -> dict:
     return level
 
 
+def add_speedups(levels: list[dict], runs: dict[int, list[dict]]) -> None:
+    """Each level's aggregate tok/s over one chat's alone, round by round: a round runs every
+    level within seconds, so each ratio compares figures taken under the same background load
+    (the machine may be shared). `speedup` is the median of the rounds' ratios; None without a
+    level of 1."""
+    alone = runs.get(1)
+    for level in levels:
+        if not alone:
+            level["speedup"], level["rounds_speedup"] = None, []
+            continue
+        ratios = [round(r["aggregate_tok_s"] / a["aggregate_tok_s"], 2)
+                  for r, a in zip(runs[level["chats"]], alone)
+                  if r["aggregate_tok_s"] and a["aggregate_tok_s"]]
+        level["rounds_speedup"] = ratios
+        level["speedup"] = round(percentile(ratios, 50), 2) if ratios else None
+
+
 def run_level(stack, sessions, prompts, effort, settings, alone: dict) -> tuple[dict, list[dict]]:
     before = cpu_snapshot(stack)
     sent, records = asyncio.run(chats_at_once(stack, sessions, prompts, effort, settings))
@@ -285,8 +305,9 @@ def main(argv=None) -> int:
                              f"default {PROMPTS[0]!r})")
     parser.add_argument("--effort", default=EFFORT, choices=("low", "medium", "high"))
     parser.add_argument("--max-output-tokens", type=int, default=512)
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="runs of each level; the median one (by aggregate tok/s) is reported (3)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds, each running every level once; a level's median round (by "
+                             "aggregate tok/s) is reported (5)")
     parser.add_argument("--max-turns", type=int, help="GPTOSS_MAX_TURNS (default: the largest level)")
     parser.add_argument("--kv-gib", type=float, default=1, help="VLLM_CPU_KVCACHE_SPACE (GiB)")
     parser.add_argument("--omp-threads", type=int, help="OMP_NUM_THREADS of the site's processes (default 1)")
@@ -351,17 +372,19 @@ def main(argv=None) -> int:
                           f"{stack.tails()}", file=sys.stderr)
                     return 1
             report["levels"], report["chats"] = [], {}
-            for n in levels:
-                asked = [prompts[i % len(prompts)] for i in range(n)]
-                rounds = []
-                for k in range(args.rounds):
+            runs = {n: [] for n in levels}
+            for k in range(args.rounds):  # a round runs every level, one after the other
+                for n in levels:
+                    asked = [prompts[i % len(prompts)] for i in range(n)]
                     summary, rows = run_level(stack, sessions[:n], asked, args.effort, settings, alone)
-                    rounds.append((summary, rows))
-                    print(f"{n} chats, round {k + 1}: {summary['aggregate_tok_s']} tok/s aggregate, "
+                    runs[n].append((summary, rows))
+                    print(f"round {k + 1}, {n} chats: {summary['aggregate_tok_s']} tok/s aggregate, "
                           f"last/first {summary['last_over_first_finish']}, all as alone: "
                           f"{summary['all_same_as_alone']}, cpu {summary['cpu_s']}", flush=True)
-                report["levels"].append(median_round([summary for summary, _ in rounds]))
-                report["chats"][str(n)] = [rows for _, rows in rounds]
+            for n in levels:
+                report["levels"].append(median_round([summary for summary, _ in runs[n]]))
+                report["chats"][str(n)] = [rows for _, rows in runs[n]]
+            add_speedups(report["levels"], {n: [s for s, _ in runs[n]] for n in levels})
             report["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
             model = next((r.first("turn.started") or {}).get("model") for r in alone.values())
             report["model"] = model
@@ -370,9 +393,6 @@ def main(argv=None) -> int:
             return 1
         finally:
             stack.stop()
-    one = next((lv["aggregate_tok_s"] for lv in report["levels"] if lv["chats"] == 1), None)
-    for lv in report["levels"]:
-        lv["speedup"] = round(lv["aggregate_tok_s"] / one, 2) if one and lv["aggregate_tok_s"] else None
     report["seconds"] = round(time.perf_counter() - started)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")

@@ -108,3 +108,15 @@ def test_the_vllm_engine_without_vllm_is_refused_before_anything_starts(capsys, 
     with pytest.raises(SystemExit) as stopped:
         bench.main(["concurrency", "--engine", "vllm", "--chats", "1"])
     assert stopped.value.code == 2 and "--engine vllm needs vLLM" in capsys.readouterr().err
+
+
+def test_the_ratio_to_one_chat_alone_is_taken_round_by_round():
+    runs = {1: [{"aggregate_tok_s": a} for a in (100.0, 50.0, 80.0)],
+            8: [{"aggregate_tok_s": a} for a in (500.0, 260.0, 300.0)]}
+    levels = [{"chats": 1}, {"chats": 8}]
+    bc.add_speedups(levels, runs)
+    assert levels[1]["rounds_speedup"] == [5.0, 5.2, 3.75] and levels[1]["speedup"] == 5.0
+    assert levels[0]["speedup"] == 1.0
+    without_one = [{"chats": 8}]
+    bc.add_speedups(without_one, {8: runs[8]})
+    assert without_one[0]["speedup"] is None
