@@ -260,7 +260,7 @@ def chart(report: dict, path: Path) -> None:
     right.set_ylabel("ms")
     right.set_xticks(chats)
     right.set_title("waiting")
-    right.legend()
+    right.legend(loc="upper left", fontsize="small")
     fig.suptitle(f"{report['model']} on {report['engine']}, full stack on {report['machine']['cpus']} "
                  f"CPUs ({report['date']})")
     fig.tight_layout()
