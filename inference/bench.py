@@ -1,4 +1,8 @@
-"""The effort benchmark: the same held-out problems at each reasoning effort, run through the
+"""The benchmarks. `python -m inference.bench concurrency …` is the concurrency benchmark (many
+chats at once through the whole site: inference/bench_concurrency.py); any other arguments run
+the effort benchmark.
+
+The effort benchmark: the same held-out problems at each reasoning effort, run through the
 product's own turn loop (`run_turn`), scored, and drawn as a chart.
 
     python -m inference.bench --efforts low,medium,high --n 200 [--model PATH] --out bench/results/effort.json
@@ -228,6 +232,11 @@ def chart(summary: dict, path: Path, title: str) -> None:
 
 
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["concurrency"]:
+        from .bench_concurrency import main as concurrency
+
+        return concurrency(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m inference.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--efforts", default="low,medium,high")
@@ -262,7 +271,7 @@ def main(argv=None) -> int:
     report = {"model": engine.model_name, "device": engine.device, "n": args.n, "seed": args.seed,
               "after_an_exchange": args.after_an_exchange,
               "seconds": round(time.time() - started), "summary": summary,
-              "command": "python -m inference.bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "command": "python -m inference.bench " + " ".join(argv),
               "rows": rows}
     out.write_text(json.dumps(report, indent=1) + "\n")
     second = ", each asked after an earlier exchange" if args.after_an_exchange else ""

@@ -81,6 +81,17 @@ def error_info(code, message):
     return {"code": code, "message": message}
 
 
+def message_texts(frames) -> dict[int, str]:
+    """Each message's text, by index, as a turn's message.start/message.delta frames built it."""
+    out = {}
+    for f in frames:
+        if f["type"] == "message.start":
+            out[f["index"]] = ""
+        elif f["type"] == "message.delta":
+            out[f["index"]] += f["text"]
+    return out
+
+
 class Coalescer:
     """Merges `message.delta` frames as docs/protocol.md asks ("Coalescing"): the first delta
     of a turn goes out at once; later deltas of the same message are held and flushed at most

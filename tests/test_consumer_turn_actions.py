@@ -60,3 +60,28 @@ def test_cancelling_a_running_turn_sets_the_flag_its_worker_polls(ada, socket_fo
     assert live.cancel_requested(turn.id)
     turn.refresh_from_db()
     assert turn.status == "running"
+
+
+def test_a_turn_the_broker_refuses_fails_at_once_with_the_reason(ada, socket_for, monkeypatch):
+    from webapp.celery import app
+    from webapp.chat.models import Turn
+
+    def refuse(*args, **kwargs):
+        raise ConnectionError("broker away")
+
+    monkeypatch.setattr(app, "send_task", refuse)
+    socket = socket_for(ada)
+
+    async def scenario():
+        assert await socket.open()
+        await socket.send({"type": "turn.create", "request_id": "q1", "conversation_id": None,
+                           "text": "hi", "effort": "low"})
+        frames = await socket.take(2)
+        await socket.close()
+        return frames
+    queued, done = async_to_sync(scenario)()
+    assert queued["type"] == "turn.queued" and done["type"] == "turn.done"
+    assert done["status"] == "failed" and done["error"]["code"] == "queue_unavailable"
+    assert "broker away" in done["error"]["message"]
+    turn = Turn.objects.get(id=queued["turn_id"])
+    assert turn.status == "failed" and turn.error == done["error"]

@@ -17,34 +17,27 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import time
 
 import pytest
-import websockets
 
 from inference import events
 from inference.engine import normalise_device
-from tests.live_site import QUESTION, TURN_TIMEOUT_S, nano_checkpoint
+from inference.events import message_texts as texts
+from inference.live_stack import TurnRecord, receive_turn as receive_frames
+from tests.live_site import QUESTION, TURN_TIMEOUT_S, nano_checkpoint, says_408
 
 
-async def receive_turn(ws, timeout=TURN_TIMEOUT_S) -> list[dict]:
-    frames = []
-    while not frames or frames[-1]["type"] != "turn.done":
-        frames.append(json.loads(await asyncio.wait_for(ws.recv(), timeout)))
-        assert frames[-1]["type"] != "error", frames[-1]
+async def receive_turn(ws) -> list[dict]:
+    frames = (await receive_frames(ws, TurnRecord())).frames
+    assert frames[-1]["type"] == "turn.done", frames[-1]
     return frames
-
-
-def connect(site, session):
-    return websockets.connect(site.base.replace("http", "ws") + "/ws/chat/", origin=site.base,
-                              additional_headers={"Cookie": f"sessionid={session}"})
 
 
 async def turn_with_a_follower(site, session, settings):
     """Socket A asks the question; as soon as the worker has started, socket B subscribes to
     the same turn. Returns both sockets' frames."""
-    async with connect(site, session) as a, connect(site, session) as b:
+    async with site.connect(session) as a, site.connect(session) as b:
         await a.send(json.dumps({
             "type": "turn.create", "request_id": "e2e-1", "conversation_id": None,
             "text": QUESTION, "effort": "high", "settings": settings}))
@@ -60,21 +53,6 @@ def engine_device() -> str:
     """The device the worker's Engine.load picks: GPTOSS_DEVICE (inherited by the worker) or,
     unset, torch's default (cuda:0 where a GPU is visible, else cpu)."""
     return normalise_device(os.environ.get("GPTOSS_DEVICE") or None)
-
-
-def says_408(text: str) -> bool:
-    """408 as a number of its own: not 1408, 4080, 408.5, -408 or 1,408."""
-    return re.search(r"(?<![\d.,-])408(?!\d|[.,]\d)", text) is not None
-
-
-def texts(frames) -> dict[int, str]:
-    out = {}
-    for f in frames:
-        if f["type"] == "message.start":
-            out[f["index"]] = ""
-        elif f["type"] == "message.delta":
-            out[f["index"]] += f["text"]
-    return out
 
 
 @pytest.fixture(scope="module")

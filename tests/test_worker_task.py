@@ -6,6 +6,7 @@ gives the model the conversation's earlier answers."""
 import pytest
 
 from factories import frame_log
+from inference.events import message_texts
 from scripted_engine import calculator_call, final_answer
 from webapp.chat import live, tasks, turns, worker
 from webapp.chat.frames import TurnRequest
@@ -42,16 +43,6 @@ def logged(turn) -> list[dict]:
     return frame_log(turn.id)
 
 
-def streamed_text(frames) -> dict[int, str]:
-    text = {}
-    for f in frames:
-        if f["type"] == "message.start":
-            text[f["index"]] = ""
-        elif f["type"] == "message.delta":
-            text[f["index"]] += f["text"]
-    return text
-
-
 def test_turn_is_stored_as_streamed_with_the_calculator_call(make_user, engine):
     engine(calculator_call("12 * 34"),
            "<|channel|>analysis<|message|>The tool says 408.<|end|><|start|>assistant"
@@ -68,7 +59,7 @@ def test_turn_is_stored_as_streamed_with_the_calculator_call(make_user, engine):
     assert frames[-1]["metrics"] == turn.metrics and turn.metrics["tool_calls"] == 1
 
     stored = list(turn.messages.order_by("index"))
-    assert {m.index: m.text for m in stored} == streamed_text(frames)
+    assert {m.index: m.text for m in stored} == message_texts(frames)
     assert [(m.role, m.channel) for m in stored] == [
         ("assistant", "analysis"), ("assistant", "commentary"), ("tool", "commentary"),
         ("assistant", "analysis"), ("assistant", "final")]
@@ -124,7 +115,7 @@ def test_a_builder_function_pauses_the_turn_and_the_client_output_resumes_it(mak
     answer = stored[2]
     assert (answer.text, answer.author, answer.tool_ms) == ("sunny, 21 C", "functions.get_weather", None)
     assert answer.call_id == stored[1].call_id
-    assert {m.index: m.text for m in stored} == streamed_text(frames)
+    assert {m.index: m.text for m in stored} == message_texts(frames)
 
 
 def test_a_resume_task_for_a_turn_not_answered_does_nothing(make_user, engine):

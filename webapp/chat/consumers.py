@@ -148,7 +148,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def turn_frame(self, message):
         """A frame a worker published to a turn's group (live.FRAME_MESSAGE_TYPE)."""
-        frame = message["frame"]
+        await self.relay(message["frame"])
+
+    async def turn_frames(self, message):
+        """Several frames of one turn, in order (live.FRAMES_MESSAGE_TYPE)."""
+        for frame in message["frames"]:
+            await self.relay(frame)
+
+    async def relay(self, frame: dict):
         first_seq = self.following.get(frame["turn_id"])
         if first_seq is None or frame.get("seq", first_seq) < first_seq:
             return  # not followed (any more), or already sent by a catch-up

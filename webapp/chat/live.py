@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 LOG_TTL_S = 24 * 3600
 CANCEL_TTL_S = 24 * 3600
 CANCEL_POLL_S = 0.1  # how often a running turn asks Redis whether it was cancelled
-FRAME_MESSAGE_TYPE = "turn.frame"  # channel-layer message type; the consumer's turn_frame()
+FRAME_MESSAGE_TYPE = "turn.frame"  # channel-layer message types: the consumer's turn_frame()
+FRAMES_MESSAGE_TYPE = "turn.frames"  # and turn_frames() (several frames of one turn, in order)
+PUBLISH_BATCH = 256  # frames a worker's publisher sends in one pass at most
 
 
 def group(turn_id: int) -> str:
@@ -54,14 +56,31 @@ def async_client() -> redis.asyncio.Redis:
     return redis.asyncio.Redis.from_url(settings.REDIS_URL)
 
 
+async def log_frames(client, batches: dict[int, list[dict]]) -> dict[int, list[dict]]:
+    """Append each turn's frames (in order) to its log, all turns in one round trip; returns
+    them with their `seq`."""
+    pipe = client.pipeline(transaction=False)
+    for turn_id, frames in batches.items():
+        pipe.rpush(key(turn_id, "frames"), *[json.dumps(f) for f in frames])
+        pipe.expire(key(turn_id, "frames"), LOG_TTL_S)
+    lengths = (await pipe.execute())[::2]
+    return {turn_id: [{**f, "seq": length - len(frames) + i} for i, f in enumerate(frames)]
+            for (turn_id, frames), length in zip(batches.items(), lengths)}
+
+
+async def send_frames(layer, turn_id: int, frames: list[dict]) -> None:
+    """Logged frames of one turn to its group: one channel-layer message whatever their number
+    (a group_send is several Redis round trips), `turn.frame` for one, `turn.frames` for more."""
+    message = ({"type": FRAME_MESSAGE_TYPE, "frame": frames[0]} if len(frames) == 1
+               else {"type": FRAMES_MESSAGE_TYPE, "frames": frames})
+    await layer.group_send(group(turn_id), message)
+
+
 async def append_and_send(client, layer, turn_id: int, frame: dict) -> int:
     """Log `frame` and send it to the turn's group; returns its `seq`."""
-    length = await client.rpush(key(turn_id, "frames"), json.dumps(frame))
-    await client.expire(key(turn_id, "frames"), LOG_TTL_S)
-    seq = length - 1
-    await layer.group_send(group(turn_id), {"type": FRAME_MESSAGE_TYPE,
-                                            "frame": {**frame, "seq": seq}})
-    return seq
+    [logged] = (await log_frames(client, {turn_id: [frame]}))[turn_id]
+    await send_frames(layer, turn_id, [logged])
+    return logged["seq"]
 
 
 async def logged_frames(client, turn_id: int) -> list[dict]:
@@ -261,11 +280,15 @@ class CancelFlag:
 
 
 class Publisher:
-    """Publishes frames from a worker's synchronous task, in order, without blocking it.
+    """Publishes frames from a worker's synchronous tasks, in order, without blocking them.
 
     One event loop, in one thread, for the worker process's whole life: building a loop and
     Redis connections per message (what async_to_sync does outside a loop, channels_redis #266)
-    would cost more than decoding a token."""
+    would cost more than decoding a token. Each pass sends everything queued since the last one:
+    the frames of all turns go to their logs in one Redis round trip, then each turn's frames to
+    its group as one channel-layer message, the turns concurrently. Alone, a frame goes out at
+    once as before; with many turns streaming, a pass costs a few round trips however many
+    frames it carries, where one group_send per frame (six round trips each) fell behind."""
 
     def __init__(self):
         self._loop = asyncio.new_event_loop()
@@ -283,23 +306,54 @@ class Publisher:
         layer = get_channel_layer()
         client = async_client()
         while True:
-            turn_id, frame, on_sent = await self._queue.get()
+            items = [await self._queue.get()]
+            while len(items) < PUBLISH_BATCH and not self._queue.empty():
+                items.append(self._queue.get_nowait())
             try:
-                await append_and_send(client, layer, turn_id, frame)
-                if on_sent is not None:
-                    on_sent()
-            except Exception:  # a lost frame is a gap the browser fills from the log or the DB
-                log.exception("could not publish %s of turn %s", frame.get("type"), turn_id)
+                await self._send(client, layer, [i for i in items if i[1] is not None])
             finally:
-                self._queue.task_done()
+                for _, frame, reached in items:
+                    if frame is None:  # a drain's marker: everything queued before it is out
+                        reached()
+
+    @staticmethod
+    async def _send(client, layer, items) -> None:
+        if not items:
+            return
+        batches: dict[int, list[dict]] = {}
+        for turn_id, frame, _ in items:
+            batches.setdefault(turn_id, []).append(frame)
+        try:
+            logged = await log_frames(client, batches)
+        except Exception:  # a lost frame is a gap the browser fills from the log or the DB
+            log.exception("could not log %d frame(s) of turns %s", len(items), sorted(batches))
+            return
+        results = await asyncio.gather(*(send_frames(layer, turn_id, frames)
+                                         for turn_id, frames in logged.items()),
+                                       return_exceptions=True)
+        failed = set()
+        for turn_id, result in zip(logged, results):
+            if isinstance(result, Exception):
+                failed.add(turn_id)
+                log.error("could not publish %d frame(s) of turn %s", len(logged[turn_id]), turn_id,
+                          exc_info=result)
+        for turn_id, _, on_sent in items:
+            if on_sent is not None and turn_id not in failed:
+                on_sent()
 
     def publish(self, turn_id: int, frame: dict, on_sent=None) -> None:
         """Queue `frame`; `on_sent()` is called in the publisher's thread once it is sent."""
         self._loop.call_soon_threadsafe(self._queue.put_nowait, (turn_id, frame, on_sent))
 
     def drain(self, timeout: float = 30.0) -> None:
-        """Wait until every frame published so far has been sent."""
-        asyncio.run_coroutine_threadsafe(self._queue.join(), self._loop).result(timeout)
+        """Wait until every frame published so far has been sent (or failed) — not for frames
+        other turns publish meanwhile: with many turns streaming the queue is seldom empty, and
+        waiting for that held every finished turn's turn.done (and its worker slot) back until
+        the last turn ended."""
+        reached = threading.Event()
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, (None, None, reached.set))
+        if not reached.wait(timeout):
+            raise TimeoutError(f"frames still unsent after {timeout} s")
 
 
 _publisher = None
