@@ -4,6 +4,8 @@ each, so the browser can say "a worker is loading the model" instead of a bare "
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from webapp.chat import live
@@ -48,10 +50,13 @@ def test_a_worker_that_could_not_load_is_counted_failed(make_user, socket_for):
         status.stop()
 
 
-def test_a_dead_workers_status_expires(live_state):
+def test_a_dead_workers_status_is_dropped_once_it_expires(make_user, socket_for, monkeypatch):
+    user = make_user()
     status = live.WorkerStatus("w3@host", engine="transformers", slots=1)
     status.start()
-    status._stop.set()  # the process died: nothing refreshes the key any more
-    ttl = live.sync_client().ttl(live.worker_key("w3@host"))
-    assert 0 < ttl <= live.WORKER_STATUS_TTL_S
-    live.sync_client().delete(live.worker_key("w3@host"))
+    status._stop.set()  # the process died: nothing refreshes its status any more
+    assert queued_workers(socket_for, user)["loading"] == 1
+    later = time.time() + live.WORKER_STATUS_TTL_S + 1
+    monkeypatch.setattr(live.time, "time", lambda: later)
+    assert queued_workers(socket_for, user)["loading"] == 0
+    assert not live.sync_client().hexists(live.workers_key(), "w3@host"), "removed, not only hidden"

@@ -177,15 +177,26 @@ def alive_turn_ids(turn_ids) -> set[int]:
 WORKER_STATUS_TTL_S = 15
 
 
-def worker_key(hostname: str) -> str:
-    return f"{settings.REDIS_KEY_PREFIX}:worker:{hostname}"
+def workers_key() -> str:
+    """One hash of every worker's status (field: hostname), so reading them all is one
+    command whatever else the keyspace holds; each status carries its own expiry."""
+    return f"{settings.REDIS_KEY_PREFIX}:workers"
 
 
 async def worker_statuses(client) -> list[dict]:
-    """The live workers' statuses (loading, ready, failed), sorted by hostname."""
-    names = sorted([name async for name in client.scan_iter(worker_key("*"))])
-    raw = await client.mget(names) if names else []
-    return [json.loads(item) for item in raw if item is not None]
+    """The live workers' statuses (loading, ready, failed), sorted by hostname; those not
+    refreshed within WORKER_STATUS_TTL_S (their worker died) are left out and removed."""
+    raw = await client.hgetall(workers_key())
+    statuses, expired = [], []
+    for hostname, item in sorted(raw.items()):
+        status = json.loads(item)
+        if status.get("expires", 0) > time.time():
+            statuses.append(status)
+        else:
+            expired.append(hostname)
+    if expired:
+        await client.hdel(workers_key(), *expired)
+    return statuses
 
 
 async def worker_summary(client) -> dict:
@@ -207,9 +218,9 @@ class WorkerStatus:
         self._thread = threading.Thread(target=self._run, daemon=True, name="worker-status")
 
     def _write(self):
+        self.status["expires"] = time.time() + WORKER_STATUS_TTL_S
         try:
-            sync_client().set(worker_key(self.status["hostname"]), json.dumps(self.status),
-                              ex=WORKER_STATUS_TTL_S)
+            sync_client().hset(workers_key(), self.status["hostname"], json.dumps(self.status))
         except redis.RedisError as exc:
             log.warning("worker status not written: %s", exc)
 
@@ -228,7 +239,7 @@ class WorkerStatus:
     def stop(self):
         self._stop.set()
         try:
-            sync_client().delete(worker_key(self.status["hostname"]))
+            sync_client().hdel(workers_key(), self.status["hostname"])
         except redis.RedisError:
             pass
 
