@@ -14,6 +14,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from webapp.chat import sweeper  # noqa: E402
 from webapp.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter({
@@ -22,3 +23,7 @@ application = ProtocolTypeRouter({
     "http": ASGIStaticFilesHandler(django_http),
     "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
 })
+
+# Running turns whose worker died are failed from here too, with no worker alive
+# (webapp/chat/sweeper.py); off where CHAT_SWEEPER=0 (the test process).
+sweeper.start_in_site()

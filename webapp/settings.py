@@ -302,8 +302,17 @@ CHAT_MAX_RUNNING_TURNS = env_int("CHAT_MAX_RUNNING_TURNS", 4)
 # How often an open chat socket checks that its session is still valid (it also checks on every
 # frame it receives); a socket whose session ended is closed with 4401.
 CHAT_SESSION_CHECK_SECONDS = env_int("CHAT_SESSION_CHECK_SECONDS", 30)
-# A running turn whose worker has not been heard from for this long is marked failed.
-CHAT_STALE_TURN_SECONDS = env_int("CHAT_STALE_TURN_SECONDS", 60, minimum=5)
+# A running turn whose worker has not been heard from for this long is marked failed (by the
+# sweepers below, within a few seconds more), its following sockets told.
+CHAT_STALE_TURN_SECONDS = env_int("CHAT_STALE_TURN_SECONDS", 30, minimum=5)
+# The sweepers: a thread in each worker process and in each Daphne process fails the running
+# turns whose worker's heartbeat expired (one process at a time, under a Redis lock). Off in the
+# test process itself (pyproject.toml), where a test sweeps when it means to.
+CHAT_SWEEPER = env_bool("CHAT_SWEEPER", True)
+# A streaming message's text is saved at least this often (deltas, seconds): what a worker that
+# is killed mid-turn can lose.
+CHAT_STREAM_FLUSH_TOKENS = env_int("CHAT_STREAM_FLUSH_TOKENS", 32, minimum=1)
+CHAT_STREAM_FLUSH_SECONDS = 1.0
 
 LOGGING = {
     "version": 1,

@@ -1,9 +1,12 @@
 """`TurnSink`, the `emit` the worker hands `inference.turn.run_turn`: frames go out through the
-coalescer to the turn's log and group, and each message is stored as it ends."""
+coalescer to the turn's log and group, and each message is stored while it streams (its row
+inserted at message.start, its text saved in batches, completed at message.end)."""
 
 from __future__ import annotations
 
 import time
+
+from django.conf import settings
 
 from inference import events
 
@@ -28,14 +31,21 @@ def storable(value):
 
 class TurnSink:
     """The `emit` of one run: publishes frames through the coalescer and keeps the messages,
-    storing each one as it ends. The frames that end a run (turn.done, tool.awaiting) are held
-    back until the turn's row is written, so a browser that reacts to them (reloads, answers
-    the call) finds the database up to date."""
+    storing each one while it streams: its row is inserted at message.start, the text of the
+    open messages is saved in batches (once CHAT_STREAM_FLUSH_TOKENS deltas or
+    CHAT_STREAM_FLUSH_SECONDS have passed since the last save: one UPDATE per open message),
+    and the whole message at message.end. A worker killed mid-turn so loses at most the last
+    batch, and the turn, failed by the sweep, shows what was generated. The frames that end a
+    run (turn.done, tool.awaiting) are held back until the turn's row is written, so a browser
+    that reacts to them (reloads, answers the call) finds the database up to date."""
 
     ENDING = ("turn.done", "tool.awaiting")
 
-    def __init__(self, turn: Turn):
+    def __init__(self, turn: Turn, clock=time.monotonic):
         self.turn = turn
+        self.clock = clock
+        self.unsaved: dict[int, int] = {}  # open message index -> deltas not yet saved
+        self.saved_at = clock()
         self.coalescer = events.Coalescer(self.publish)
         self.first_text_at: float | None = None  # when the first message.delta was published
         self.first_text_sent_at: float | None = None  # and when it reached the channel layer
@@ -51,15 +61,21 @@ class TurnSink:
             answer = None
             if frame["role"] == "tool":
                 answer, self.answer = self.answer, None
-            self.open[frame["index"]] = Message(
+            self.open[frame["index"]] = Message.objects.create(
                 turn=self.turn, index=frame["index"], role=frame["role"],
                 author=frame.get("author"), channel=frame["channel"],
                 recipient=frame["recipient"], content_type=frame["content_type"], text="",
                 call_id=answer[0] if answer else None, tool_ms=answer[1] if answer else None)
         elif kind == "message.delta":
-            self.open[frame["index"]].text += frame["text"]
+            message = self.open[frame["index"]]
+            message.text += frame["text"]
+            self.unsaved[message.index] = self.unsaved.get(message.index, 0) + 1
+            if (sum(self.unsaved.values()) >= settings.CHAT_STREAM_FLUSH_TOKENS
+                    or self.clock() - self.saved_at >= settings.CHAT_STREAM_FLUSH_SECONDS):
+                self.save_open()
         elif kind == "message.end":
             message = self.open.pop(frame["index"])
+            self.unsaved.pop(message.index, None)
             message.tokens = frame["tokens"]
             message.save()
             self.stored[message.index] = message
@@ -72,6 +88,14 @@ class TurnSink:
             self.held.append(frame)
         else:
             self.coalescer(frame)
+
+    def save_open(self):
+        """The open messages' text so far, one UPDATE each for those that grew since the last."""
+        for index in self.unsaved:
+            message = self.open[index]
+            Message.objects.filter(pk=message.pk).update(text=message.text)
+        self.unsaved.clear()
+        self.saved_at = self.clock()
 
     def publish(self, frame: dict):
         on_sent = None
@@ -105,6 +129,7 @@ class TurnSink:
             message.save()
             self.stored[message.index] = message
         self.open.clear()
+        self.unsaved.clear()
         updated = []
         for parsed in parsed_messages:
             message = self.stored.get(parsed.index)
@@ -114,9 +139,11 @@ class TurnSink:
                 updated.append(message)
         Message.objects.bulk_update(updated, ["token_ids", "tokens"])
 
-    def release(self):
+    def release(self, ending: bool = True):
+        """Publish what the coalescer still holds and then, with `ending`, the held frames that
+        end the run; without it (the turn was ended by someone else first) they are dropped."""
         self.coalescer.flush()
         publisher = live.publisher()
-        for frame in self.held:
+        for frame in self.held if ending else ():
             publisher.publish(self.turn.id, frame)
         publisher.drain()

@@ -15,7 +15,6 @@ import logging
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from inference import events, harmony
 from inference.turn import run_turn, tool_message
@@ -91,10 +90,13 @@ def run(turn: Turn, hostname: str, resume: bool, running: int = 1) -> None:
     metrics, error, pending_call = storable(metrics), storable(error), storable(pending_call)
     with transaction.atomic():
         sink.store_rest(parsed)
-        turn.status, turn.metrics, turn.error, turn.pending_call = status, metrics, error, pending_call
-        turn.finished_at = timezone.now() if status in Turn.FINISHED else None
-        turn.save(update_fields=["status", "metrics", "error", "pending_call", "finished_at"])
-    sink.release()
+        won = turns.finish(turn, hostname, status, metrics, error, pending_call)
+    if won:
+        sink.release()
+    else:  # a sweep ended the turn first (worker_lost): its turn.done is the only one
+        sink.release(ending=False)
+        log.warning("turn %s was ended by a sweep while this worker ran it; its end (%s) is "
+                    "not stored", turn.id, status)
 
 
 @shared_task(name=turns.RUN_TASK, bind=True)

@@ -185,6 +185,21 @@ def accept_tool_output(user, turn_id: int, call_id: str, output: str) -> tuple[T
     return turn, turn.queue_position()
 
 
+def finish(turn: Turn, hostname: str, status: str, metrics, error, pending_call) -> bool:
+    """Running → its end (completed, cancelled, failed, length, or awaiting a tool output),
+    written by the worker that runs it, as one compare-and-set: only while the turn is still
+    running on `hostname`. False when someone else ended it first (a sweep that found its
+    heartbeat expired): the turn then keeps that end, and this worker publishes no turn.done."""
+    finished_at = timezone.now() if status in Turn.FINISHED else None
+    won = Turn.objects.filter(id=turn.id, status=Turn.Status.RUNNING, worker=hostname).update(
+        status=status, metrics=metrics, error=error, pending_call=pending_call,
+        finished_at=finished_at)
+    if won:
+        turn.status, turn.metrics, turn.error = status, metrics, error
+        turn.pending_call, turn.finished_at = pending_call, finished_at
+    return bool(won)
+
+
 def fail_stale_turns(turn_ids=None) -> list[dict]:
     """Mark failed the running turns whose worker stopped sending heartbeats (it died, or was
     killed mid-turn), so that no turn stays `running` forever; returns their turn.done frames."""
@@ -197,19 +212,22 @@ def fail_stale_turns(turn_ids=None) -> list[dict]:
     dead = set(candidates) - live.alive_turn_ids(candidates)
     frames = []
     for turn_id in sorted(dead):
-        with transaction.atomic():
-            turn = Turn.objects.select_for_update().get(id=turn_id)
-            if turn.status != Turn.Status.RUNNING:
-                continue
-            turn.status = Turn.Status.FAILED
-            turn.error = events.error_info(
-                "worker_lost",
-                f"the worker running this turn ({turn.worker or 'unknown'}) stopped without "
-                f"finishing it; what it had generated is kept",
-            )
-            turn.metrics = turn.protocol_metrics()
-            turn.finished_at = timezone.now()
-            turn.save(update_fields=["status", "error", "metrics", "finished_at"])
-        frames.append(events.turn_done(turn.id, turn.status, turn.metrics, turn.error))
+        turn = Turn.objects.filter(id=turn_id, status=Turn.Status.RUNNING).first()
+        if turn is None:
+            continue
+        error = events.error_info(
+            "worker_lost",
+            f"the worker running this turn ({turn.worker or 'unknown'}) stopped without "
+            f"finishing it; what it had generated is kept",
+        )
+        metrics = turn.protocol_metrics()
+        # the same compare-and-set as the worker's own end: whoever writes first wins, and a
+        # worker that comes back to life (or a second sweeper) finds the turn no longer its
+        if not Turn.objects.filter(id=turn_id, status=Turn.Status.RUNNING,
+                                   worker=turn.worker).update(
+                status=Turn.Status.FAILED, error=error, metrics=metrics,
+                finished_at=timezone.now()):
+            continue
+        frames.append(events.turn_done(turn_id, Turn.Status.FAILED.value, metrics, error))
     return frames
 

@@ -20,7 +20,7 @@ from django.conf import settings
 from inference import harmony
 from inference.tools import bounded
 
-from . import live, turns
+from . import live, sweeper, turns
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ _engine_lock = threading.Lock()
 _running = 0
 _running_lock = threading.Lock()
 _status: live.WorkerStatus | None = None
+_sweeper: sweeper.Sweeper | None = None
 
 
 def engine_options() -> dict:
@@ -112,10 +113,21 @@ def load_model_at_start(sender=None, **kwargs):
 
 @worker_shutdown.connect
 def say_goodbye(**kwargs):
+    if _sweeper is not None:
+        _sweeper.stop()
     if _status is not None:
         _status.stop()
     if _engine is not None and hasattr(_engine, "close"):
         _engine.close()
+
+
+@worker_ready.connect
+def start_sweeper(sender=None, **kwargs):
+    """This process's share of sweeping (webapp/chat/sweeper.py): workers are what keeps
+    running; the site sweeps too, for when none is alive."""
+    global _sweeper
+    if settings.CHAT_SWEEPER and _sweeper is None:
+        _sweeper = sweeper.Sweeper(getattr(sender, "hostname", None) or "worker").start()
 
 
 @worker_ready.connect
