@@ -138,6 +138,7 @@ class LiveStack:
             "REDIS_URL": self.redis_url, "REDIS_KEY_PREFIX": self.prefix,
             "SECRET_KEY": "e2e-" + uuid.uuid4().hex, "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1",
+            "CHAT_SWEEPER": "1",  # as deployed (the test process itself turns it off)
             **(env or {}),
         }
         if model_dir is not None:
