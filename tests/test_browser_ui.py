@@ -25,7 +25,9 @@ import { renderMarkdown } from "/static/chat/markdown.js";
 import { TurnView } from "/static/chat/turn_view.js";
 import { parseTools } from "/static/chat/settings.js";
 import { ChatSocket } from "/static/chat/socket.js";
+import { sequence } from "/static/chat/sequence.js";
 window.ChatSocket = ChatSocket;
+window.sequence = (frames) => { const state = { nextSeq: null }; return frames.map((f) => sequence(state, f)); };
 window.parseTools = (text) => { try { return parseTools(text); } catch (e) { return e.message; } };
 window.renderMarkdown = (text) => renderMarkdown(document.getElementById("out"), text);
 window.sent = [];
@@ -339,3 +341,19 @@ def test_a_socket_whose_session_ended_hands_over_instead_of_reconnecting(page):
 def test_a_socket_closed_for_another_reason_reconnects(page):
     states, ended, connections = socket_closed_with(page, 1011, "dropped")
     assert ended == 0 and connections >= 2 and "reconnecting" in states
+
+
+def test_seq_applies_each_frame_once_and_tells_a_gap(page):
+    """The page's seq bookkeeping (static/chat/sequence.js; the live repair is in
+    tests/test_browser_gaps.py): repeats are ignored, a jump is a gap, seq-less frames apply."""
+    verdicts = page.evaluate("(f) => sequence(f)", [
+        {"type": "turn.queued", "turn_id": 7, "next_seq": 0},
+        {"type": "turn.started", "turn_id": 7, "seq": 0},
+        {"type": "message.start", "turn_id": 7, "seq": 1},
+        {"type": "message.start", "turn_id": 7, "seq": 1},  # delivered twice
+        {"type": "message.delta", "turn_id": 7, "seq": 3},  # seq 2 was lost
+        {"type": "message.delta", "turn_id": 7, "seq": 2},
+        {"type": "turn.queued", "turn_id": 7, "next_seq": 5},  # a resume, and seq 3, 4 lost
+        {"type": "message.delta", "turn_id": 7, "index": 0, "text": "rebuilt"},
+    ])
+    assert verdicts == ["apply", "apply", "apply", "duplicate", "gap", "apply", "gap", "apply"]

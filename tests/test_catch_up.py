@@ -55,7 +55,9 @@ def test_a_running_turn_is_sent_from_its_log_then_live(ada, socket_for):
         socket_for(ada), turn.id, events.message_delta(turn.id, 0, " harder"), streamed,
         catch_up=lambda socket: socket.take(1 + len(streamed)))
 
-    assert caught_up[0] == events.turn_queued("r9", turn.conversation_id, turn.id, 0, NO_WORKERS)
+    # next_seq 0: the log follows from its start
+    assert caught_up[0] == {**events.turn_queued("r9", turn.conversation_id, turn.id, 0, NO_WORKERS),
+                            "next_seq": 0}
     assert caught_up[1:] == [{**f, "seq": n} for n, f in enumerate(streamed)]
     assert live_frames == [{**events.message_delta(turn.id, 0, " harder"), "seq": 3}]
 
@@ -66,7 +68,8 @@ def test_a_queued_turn_gets_its_position_then_the_workers_frames(ada, socket_for
     caught_up, live_frames = subscribe_around(
         socket_for(ada), turn.id, events.turn_started(turn.id, "nano", "cpu", "w"),
         catch_up=lambda socket: socket.take(1))
-    assert caught_up == [events.turn_queued("r9", turn.conversation_id, turn.id, 1, NO_WORKERS)]
+    assert caught_up == [{**events.turn_queued("r9", turn.conversation_id, turn.id, 1, NO_WORKERS),
+                          "next_seq": 0}]
     assert [f["type"] for f in live_frames] == ["turn.started"]
 
 
@@ -83,6 +86,7 @@ def test_an_awaiting_turn_is_rebuilt_from_the_database_and_followed(ada, socket_
     assert [f["type"] for f in caught_up] == [
         "turn.queued", "turn.started", "message.start", "message.delta", "message.end",
         "tool.call", "tool.awaiting"]
+    assert caught_up[0]["next_seq"] == 4, "the rebuilt frames have no seq; the live ones go on at 4"
     assert live_frames == [{**events.turn_started(turn.id, "nano", "cpu", "w2"), "seq": 4}]
 
 

@@ -3,6 +3,7 @@
 
 import { ChatSocket } from "./socket.js";
 import { SettingsDrawer, SettingsError } from "./settings.js";
+import { DUPLICATE, GAP, sequence } from "./sequence.js";
 import { TurnView } from "./turn_view.js";
 
 const SETTINGS_KEYS = ["developer_instructions", "tools", "builtin_tools", "temperature", "top_p",
@@ -77,24 +78,29 @@ function route(frame) {
     const view = byRequestId.get(frame.request_id);
     byTurnId.set(frame.turn_id, view);
     if (conversationId === null && frame.conversation_id !== null) enterConversation(frame.conversation_id, view.userText);
-    view.apply(frame);
-    return;
   }
   const view = byTurnId.get(frame.turn_id) ?? byRequestId.get(frame.request_id);
-  if (view) {
-    if (frame.type === "error") view.catchingUp = false;
-    if (frame.type === "turn.queued" && view.catchingUp) {
-      view.catchingUp = false; // a catch-up replays the turn from its start
-      view.clear();
-    }
-    view.apply(frame);
-  } else if (frame.type === "error") {
-    toast(frame.message);
+  if (!view) {
+    if (frame.type === "error") toast(frame.message);
+    return;
   }
+  if (frame.type === "error") view.catchingUp = false;
+  if (frame.type === "turn.queued" && view.catchingUp) {
+    view.catchingUp = false; // a catch-up replays the turn from its start
+    view.nextSeq = null;
+    view.clear();
+  } else if (view.catchingUp && frame.type !== "error") {
+    return; // sent before the catch-up, which has it too
+  }
+  const verdict = sequence(view, frame);
+  if (verdict === GAP) subscribe(view); // a frame was lost on the way: redraw from the catch-up
+  if (verdict === GAP || verdict === DUPLICATE) return;
+  view.apply(frame);
 }
 
-// Follow a turn again (after a reload, a reconnect, or a silence): the server sends what the
-// turn has streamed so far, starting with turn.queued, then its live frames.
+// Follow a turn again (after a reload, a reconnect, a silence, or a gap in its `seq`): the
+// server sends what the turn has streamed so far, starting with turn.queued, then its live
+// frames.
 function subscribe(view) {
   view.catchingUp = true;
   view.lastFrameAt = Date.now();

@@ -171,11 +171,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def queue(self, turn: Turn, position: int, task_name: str):
         """Follow the turn, hand it to the workers, tell the browser. Following comes first: a
         fast worker's frames then wait in this socket's channel until turn.queued is sent."""
+        next_seq = await live.log_length(self.redis, turn.id)
         if turn.id not in self.following:
-            await self.follow(turn.id, await live.log_length(self.redis, turn.id))
+            await self.follow(turn.id, next_seq)
         failed = await database_sync_to_async(turns.enqueue)(turn, task_name)
-        await self.send_frame(events.turn_queued(turn.request_id, turn.conversation_id, turn.id,
-                                                 position, await live.worker_summary(self.redis)))
+        await self.send_frame(await self.queued_frame(turn, next_seq, position))
         if failed is not None:
             await self.publish(turn.id, failed)
 
@@ -227,13 +227,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.follow(turn_id, 0)
         if turn.status == Turn.Status.RUNNING:  # the frame log: exactly what was streamed
             logged = await live.logged_frames(self.redis, turn_id)
-            catch_up = [await self.queued_frame(turn)] + logged
+            catch_up = [await self.queued_frame(turn, 0)] + logged
             first_live = len(logged)
         else:  # queued, awaiting or finished: the database holds all of it
             first_live = await live.log_length(self.redis, turn_id)
             turn, catch_up = await database_sync_to_async(self.stored_turn)(turn_id)
             if turn.status == Turn.Status.QUEUED:
-                catch_up[0] = await self.queued_frame(turn)
+                catch_up[0] = await self.queued_frame(turn, first_live)
+            else:
+                catch_up[0]["next_seq"] = first_live
         for item in catch_up:
             await self.send_frame(item)
         if catch_up[-1]["type"] == "turn.done":
@@ -241,10 +243,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
         else:
             self.following[turn_id] = first_live
 
-    async def queued_frame(self, turn: Turn) -> dict:
-        position = await database_sync_to_async(turn.queue_position)()
-        return events.turn_queued(turn.request_id, turn.conversation_id, turn.id, position,
-                                  await live.worker_summary(self.redis))
+    async def queued_frame(self, turn: Turn, next_seq: int, position: int | None = None) -> dict:
+        """turn.queued for this socket; `next_seq` (an addition): the `seq` of the next frame
+        with one that the socket will get for the turn, so the browser can tell a gap."""
+        if position is None:
+            position = await database_sync_to_async(turn.queue_position)()
+        frame = events.turn_queued(turn.request_id, turn.conversation_id, turn.id, position,
+                                   await live.worker_summary(self.redis))
+        frame["next_seq"] = next_seq
+        return frame
 
     def stored_turn(self, turn_id: int):
         turn = turns.owned_turn(self.user, turn_id)
