@@ -309,6 +309,9 @@ CHAT_STALE_TURN_SECONDS = env_int("CHAT_STALE_TURN_SECONDS", 30, minimum=5)
 # turns whose worker's heartbeat expired (one process at a time, under a Redis lock). Off in the
 # test process itself (pyproject.toml), where a test sweeps when it means to.
 CHAT_SWEEPER = env_bool("CHAT_SWEEPER", True)
+# A queued turn whose task message the broker no longer holds (a Redis restarted without
+# persistence) is sent again by the sweep once it has waited this long (webapp/chat/sweeper.py).
+CHAT_LOST_TURN_SECONDS = env_int("CHAT_LOST_TURN_SECONDS", 2 * CHAT_STALE_TURN_SECONDS, minimum=5)
 # A streaming message's text is saved at least this often (deltas, seconds): what a worker that
 # is killed mid-turn can lose.
 CHAT_STREAM_FLUSH_TOKENS = env_int("CHAT_STREAM_FLUSH_TOKENS", 32, minimum=1)

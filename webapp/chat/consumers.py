@@ -16,6 +16,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib import auth
+from redis import RedisError
 
 from inference import events
 
@@ -29,6 +30,13 @@ log = logging.getLogger(__name__)
 # The close code of a socket whose session ended (logout, session deleted or expired, password
 # changed, user deactivated): docs/protocol.md, "Closing". The browser goes to the login page.
 SESSION_ENDED = 4401
+# A frame that needs Redis (the frame log, the rate window, the channel layer) while Redis does
+# not answer is refused `unavailable`, with this retry hint in seconds; the socket stays open.
+UNAVAILABLE_RETRY_S = 2
+# Errors that mean "Redis (or the network to it) is away", not a bug.
+REDIS_DOWN = (RedisError, OSError, asyncio.TimeoutError)
+# How long the channel-layer receive loop waits before it listens again after Redis failed.
+LAYER_RETRY_S = 1.0
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -40,6 +48,34 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.session_watch: asyncio.Task | None = None
 
     # ---- socket life ----
+
+    @property
+    def channel_receive(self):
+        return self._channel_receive
+
+    @channel_receive.setter
+    def channel_receive(self, receive):
+        """Channels sets this to the layer's receive; an outage of Redis makes it raise, which
+        would end the consumer (the socket closed with 1011). Wrapped, it waits and listens
+        again, so the socket outlives the outage, and rejoins the groups of the turns it
+        follows (a Redis restarted without persistence has forgotten them)."""
+        async def resilient():
+            failed = False
+            while True:
+                try:
+                    if failed:
+                        for turn_id in list(self.following):
+                            await self.channel_layer.group_add(live.group(turn_id),
+                                                               self.channel_name)
+                        failed = False
+                        log.info("channel layer back for %s", self.channel_name)
+                    return await receive()
+                except REDIS_DOWN as exc:
+                    if not failed:
+                        log.warning("channel layer receive failed (%s); retrying", exc)
+                    failed = True
+                    await asyncio.sleep(LAYER_RETRY_S)
+        self._channel_receive = resilient
 
     async def connect(self):
         user = self.scope.get("user")
@@ -55,11 +91,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code):
         if self.session_watch is not None:
             self.session_watch.cancel()
-        for turn_id in list(self.following):
-            await self.channel_layer.group_discard(live.group(turn_id), self.channel_name)
+        try:
+            for turn_id in list(self.following):
+                await self.channel_layer.group_discard(live.group(turn_id), self.channel_name)
+        except REDIS_DOWN:  # Redis away: the group memberships expire on their own
+            pass
         self.following.clear()
         if self.redis is not None:
-            await self.redis.aclose()
+            try:
+                await self.redis.aclose()
+            except REDIS_DOWN:
+                pass
 
     # ---- the session behind the socket ----
 
@@ -106,6 +148,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await handler(self, frame)
         except FrameError as exc:
             await self.refuse(frame, exc.code, exc.message, exc.retry_after_s)
+        except REDIS_DOWN as exc:  # Redis away: say so and when to try again, keep the socket
+            log.warning("frame %r refused, Redis unavailable: %s", frame.get("type"), exc)
+            await self.refuse(frame, "unavailable", "the server's live state (Redis) is not "
+                              "answering; send this again shortly", UNAVAILABLE_RETRY_S)
         except Exception:  # a bug or a database outage: say so, keep the socket
             log.exception("frame %r failed", frame.get("type"))
             await self.refuse(frame, "internal_error", "the server failed to handle this frame")
