@@ -52,10 +52,13 @@ class Site(LiveStack):
         return rows
 
 
-def started_site(tmp_path_factory, name: str = "e2e", env: dict | None = None):
+def started_site(tmp_path_factory, name: str = "e2e", env: dict | None = None,
+                 redis_url: str | None = None):
     """Starts a Site (skips, or fails on CI, where Redis or PostgreSQL is missing), yields it,
-    stops it. Without the trained nano checkpoint the worker runs a tiny random GptOss."""
-    missing = missing_services(os.environ["REDIS_URL"], POSTGRES_URL)
+    stops it. Without the trained nano checkpoint the worker runs a tiny random GptOss.
+    `redis_url`: a Redis of the test's own (default: REDIS_URL)."""
+    redis_url = redis_url or os.environ["REDIS_URL"]
+    missing = missing_services(redis_url, POSTGRES_URL)
     if missing:
         unavailable(" and ".join(missing))
     tmp = tmp_path_factory.mktemp(name)
@@ -66,7 +69,7 @@ def started_site(tmp_path_factory, name: str = "e2e", env: dict | None = None):
         model_dir = tmp / "tiny-gptoss"
         tiny_gptoss().save_pretrained(model_dir)
     site = Site(tmp, password=PASSWORD, env=env, model_dir=model_dir,
-                redis_url=os.environ["REDIS_URL"])
+                redis_url=redis_url)
     try:
         try:
             site.start()

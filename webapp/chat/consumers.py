@@ -37,6 +37,8 @@ UNAVAILABLE_RETRY_S = 2
 REDIS_DOWN = (RedisError, OSError, asyncio.TimeoutError)
 # How long the channel-layer receive loop waits before it listens again after Redis failed.
 LAYER_RETRY_S = 1.0
+# The waits before a failed group_add/group_discard is tried again (then it is refused).
+LAYER_RETRIES_S = (0.05, 0.3)
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -183,14 +185,25 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     # ---- following turns ----
 
+    async def group_op(self, op, turn_id: int):
+        """group_add or group_discard (idempotent), tried again after a short wait when it
+        fails: the first command on a layer connection that Redis dropped (restarted) fails
+        although Redis is back."""
+        for wait in LAYER_RETRIES_S:
+            try:
+                return await op(live.group(turn_id), self.channel_name)
+            except REDIS_DOWN:
+                await asyncio.sleep(wait)
+        return await op(live.group(turn_id), self.channel_name)
+
     async def follow(self, turn_id: int, first_seq: int):
         if turn_id not in self.following:
-            await self.channel_layer.group_add(live.group(turn_id), self.channel_name)
+            await self.group_op(self.channel_layer.group_add, turn_id)
         self.following[turn_id] = first_seq
 
     async def unfollow(self, turn_id: int):
         if self.following.pop(turn_id, None) is not None:
-            await self.channel_layer.group_discard(live.group(turn_id), self.channel_name)
+            await self.group_op(self.channel_layer.group_discard, turn_id)
 
     async def turn_frame(self, message):
         """A frame a worker published to a turn's group (live.FRAME_MESSAGE_TYPE)."""
