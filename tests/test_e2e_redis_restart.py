@@ -54,6 +54,8 @@ def redis_and_site(tmp_path_factory):
     try:
         for site in started_site(tmp_path_factory, "redis-restart", redis_url=own.url):
             yield own, site
+            if own.process.poll() is not None:  # a failed test left it down: the site's
+                own.start()                      # teardown clears its keys
     finally:
         own.stop()
 
