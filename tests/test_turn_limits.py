@@ -145,6 +145,23 @@ def test_a_users_turn_over_the_running_limit_waits_queued_while_others_run(
     assert waiting.status == "completed" and len(engine.prompts) == 2
 
 
+def test_a_duplicate_delivery_over_the_running_limit_is_dropped_not_multiplied(
+        make_user, engine, sent_tasks, settings):
+    """Only the task the turn waits for defers it: a redelivered or re-sent copy (an older task
+    id) is dropped, so deferrals never multiply."""
+    settings.CHAT_MAX_RUNNING_TURNS = 1
+    ada = make_user("ada")
+    stored_turn(ada, status="running")
+    waiting = new_turn(ada)
+    current = waiting.celery_task_id
+    tasks.execute(waiting.id, "worker-1", resume=False, task_id="an-older-copy")
+    assert not sent_tasks and Turn.objects.get(id=waiting.id).celery_task_id == current
+    tasks.execute(waiting.id, "worker-1", resume=False, task_id=current)
+    assert len(sent_tasks) == 1 and sent_tasks[0][1]["task_id"] != current
+    tasks.execute(waiting.id, "worker-1", resume=False, task_id=current)  # the same copy again
+    assert len(sent_tasks) == 1
+
+
 def test_the_running_limit_counts_only_running_turns(make_user, engine, sent_tasks, settings):
     settings.CHAT_MAX_RUNNING_TURNS = 2
     ada = make_user("ada")

@@ -27,13 +27,13 @@ from .sink import TurnSink, storable
 log = logging.getLogger(__name__)
 
 
-def execute(turn_id: int, hostname: str, resume: bool) -> None:
+def execute(turn_id: int, hostname: str, resume: bool, task_id: str | None = None) -> None:
     live.mark_alive(turn_id)  # before the claim: a sweep never sees it running without a beat
     try:
         turn = turns.claim(turn_id, hostname, resume, settings.CHAT_MAX_RUNNING_TURNS)
     except turns.Deferred:  # its user runs enough turns: other users' turns go first
         live.clear_alive(turn_id)
-        failed = turns.defer(turn_id, turns.RESUME_TASK if resume else turns.RUN_TASK)
+        failed = turns.defer(turn_id, turns.RESUME_TASK if resume else turns.RUN_TASK, task_id)
         if failed is not None:
             live.publisher().publish(turn_id, failed)
             live.publisher().drain()
@@ -101,10 +101,10 @@ def run(turn: Turn, hostname: str, resume: bool, running: int = 1) -> None:
 
 @shared_task(name=turns.RUN_TASK, bind=True)
 def run_turn_task(self, turn_id: int) -> None:
-    execute(turn_id, self.request.hostname or "worker", resume=False)
+    execute(turn_id, self.request.hostname or "worker", resume=False, task_id=self.request.id)
 
 
 @shared_task(name=turns.RESUME_TASK, bind=True)
 def resume_turn_task(self, turn_id: int) -> None:
     """A turn paused on a function call continues with the client's tool.output."""
-    execute(turn_id, self.request.hostname or "worker", resume=True)
+    execute(turn_id, self.request.hostname or "worker", resume=True, task_id=self.request.id)

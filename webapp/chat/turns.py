@@ -138,13 +138,18 @@ def claim(turn_id: int, hostname: str, resume: bool, max_running: int | None = N
     return turn
 
 
-def defer(turn_id: int, task_name: str) -> dict | None:
+def defer(turn_id: int, task_name: str, task_id: str | None = None) -> dict | None:
     """Send the turn's task again, to run in RUNNING_LIMIT_RETRY_S, under a new task id; the
-    turn stays queued. Returns its turn.done if the broker refused (the turn then failed)."""
-    turn = Turn.objects.get(id=turn_id)
-    turn.celery_task_id = str(uuid.uuid4())
-    turn.save(update_fields=["celery_task_id"])
-    return enqueue(turn, task_name, countdown=RUNNING_LIMIT_RETRY_S)
+    turn stays queued. Only the task the turn is waiting for defers it (`task_id`, compared
+    and replaced in one UPDATE): a duplicate delivery (redelivery, a sweep's re-send) is dropped
+    rather than multiplying. Returns its turn.done if the broker refused (the turn then failed)."""
+    new_id = str(uuid.uuid4())
+    waiting = Turn.objects.filter(id=turn_id, status=Turn.Status.QUEUED)
+    if task_id is not None:
+        waiting = waiting.filter(celery_task_id=task_id)
+    if not waiting.update(celery_task_id=new_id):
+        return None
+    return enqueue(Turn.objects.get(id=turn_id), task_name, countdown=RUNNING_LIMIT_RETRY_S)
 
 
 def cancel_idle(user, turn_id: int) -> tuple[Turn, dict | None]:
