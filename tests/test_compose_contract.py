@@ -190,3 +190,9 @@ def test_the_image_serves_with_the_vllm_release_the_cpu_extra_pins():
     assert re.search(rf"^ARG VLLM_VERSION={re.escape(cpu_version)}$", dockerfile, re.M)
     assert 'pip install "vllm==${VLLM_VERSION}" "torch==2.13.0"' in dockerfile
     assert environment("worker")["GPTOSS_ENGINE"] == "vllm"
+
+
+def test_redis_keeps_the_queue_across_a_restart():
+    cmd = command("redis")
+    assert cmd[cmd.index("--appendonly") + 1] == "yes"
+    assert any(str(v).endswith(":/data") for v in SERVICES["redis"]["volumes"])
