@@ -98,7 +98,8 @@ def test_the_worker_signals_are_connected_by_the_modules_the_worker_loads():
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["webapp.chat.worker.load_model_at_start",
-                                        "webapp.chat.worker.fail_turns_of_dead_workers",
+                                        "webapp.chat.worker.fail_turns_of_dead_workers "
+                                        "webapp.chat.worker.start_sweeper",
                                         "webapp.chat.worker.say_goodbye"]
 
 
