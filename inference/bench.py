@@ -237,6 +237,10 @@ def main(argv=None) -> int:
         from .bench_concurrency import main as concurrency
 
         return concurrency(argv[1:])
+    if argv[:1] == ["soak"]:
+        from .bench_soak import main as soak
+
+        return soak(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m inference.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--efforts", default="low,medium,high")

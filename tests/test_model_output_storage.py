@@ -10,23 +10,16 @@ turn: a pytest of this module in a subprocess whose DATABASE_URL names a Postgre
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import uuid
-from pathlib import Path
-
 import pytest
-from django.db import connection
 
 from factories import frame_log
+from postgres_rerun import rerun_on_postgresql
 from scripted_engine import final_answer
 from webapp.chat import tasks, turns
 from webapp.chat.frames import TurnRequest
 from webapp.chat.replay import turn_frames
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ROOT = Path(__file__).resolve().parent.parent
 
 WORD = "internationalization"
 LONG_TOOL = "_".join([WORD] * 11)  # 230 characters: with "functions.", over the old 200
@@ -131,20 +124,4 @@ def test_nul_in_an_unparsable_header_is_stored_in_the_turns_error(make_user, eng
 
 
 def test_the_same_on_postgresql():
-    if connection.vendor == "postgresql":
-        pytest.skip("this is the PostgreSQL run")
-    import psycopg2
-
-    try:
-        psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres",
-                         connect_timeout=3).close()
-    except psycopg2.OperationalError as exc:
-        message = f"PostgreSQL at 127.0.0.1:5432 (user postgres) is needed ({exc})"
-        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
-    name = f"gptoss_storage_{uuid.uuid4().hex[:8]}"  # pytest-django makes test_<name>
-    env = {**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}"}
-    done = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
-                           "-k", "not postgresql"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
-    assert "4 passed" in done.stdout and "skipped" not in done.stdout, done.stdout[-2000:]
+    rerun_on_postgresql(__file__, passed=4, name="storage")
