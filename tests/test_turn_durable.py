@@ -94,7 +94,7 @@ def test_a_worker_finishing_a_swept_turn_does_not_flip_it_back(make_user, worker
     assert turn.messages.get().text == "Done at last.", "what was generated is still stored"
 
 
-def test_the_end_is_written_only_by_the_worker_running_the_turn(make_user):
+def test_the_end_is_written_only_by_the_worker_running_the_turn(make_user, live_state):
     turn = new_turn(make_user())
     Turn.objects.filter(id=turn.id).update(status="running", worker="worker-1")
     assert not turns.finish(turn, "worker-2", "completed", {}, None, None)
@@ -144,7 +144,7 @@ def test_saves_are_batched(make_user, worker_engine, settings):
     assert len(saves) <= tokens // settings.CHAT_STREAM_FLUSH_TOKENS + 3, saves
 
 
-def test_the_time_bound_saves_slow_streams(make_user, settings):
+def test_the_time_bound_saves_slow_streams(make_user, settings, live_state):
     turn = new_turn(make_user())
     now = [0.0]
     out = sink.TurnSink(turn, clock=lambda: now[0])
@@ -158,7 +158,7 @@ def test_the_time_bound_saves_slow_streams(make_user, settings):
     assert Message.objects.get(turn=turn).text == "slow words"
 
 
-def test_the_sweeper_fails_a_lost_turn_by_itself_one_process_at_a_time(make_user, settings):
+def test_the_sweeper_fails_a_lost_turn_by_itself_one_process_at_a_time(make_user, settings, live_state):
     settings.CHAT_STALE_TURN_SECONDS = 5
     turn = new_turn(make_user())
     Turn.objects.filter(id=turn.id).update(status="running", worker="celery@gone")
@@ -171,7 +171,7 @@ def test_the_sweeper_fails_a_lost_turn_by_itself_one_process_at_a_time(make_user
     assert done["status"] == "failed"
 
 
-def test_the_sweeper_thread_runs_until_stopped(make_user, settings):
+def test_the_sweeper_thread_runs_until_stopped(make_user, settings, live_state):
     settings.CHAT_STALE_TURN_SECONDS = 5
     turn = new_turn(make_user())
     Turn.objects.filter(id=turn.id).update(status="running", worker="celery@gone")
