@@ -367,6 +367,15 @@ class Publisher:
             raise TimeoutError(f"frames still unsent after {timeout} s")
 
 
+def publish_now(frames: list[dict]) -> None:
+    """Publish frames of turns no worker holds (turn.done of a swept turn) and wait until they
+    are out."""
+    for frame in frames:
+        publisher().publish(frame["turn_id"], frame)
+    if frames:
+        publisher().drain()
+
+
 _publisher = None
 _publisher_lock = threading.Lock()
 

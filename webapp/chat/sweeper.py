@@ -137,10 +137,8 @@ class Sweeper:
             log.warning("%s: re-sent the tasks of %d queued turn(s) the broker had lost: %s",
                         self.name, len(resent), resent)
         frames += refused
-        for frame in frames:
-            live.publisher().publish(frame["turn_id"], frame)
+        live.publish_now(frames)
         if frames:
-            live.publisher().drain()
             log.warning("%s: failed %d turn(s) whose worker stopped or whose task could not be "
                         "sent again: %s", self.name, len(frames), [f["turn_id"] for f in frames])
         return len(frames)

@@ -133,8 +133,6 @@ def start_sweeper(sender=None, **kwargs):
 @worker_ready.connect
 def fail_turns_of_dead_workers(**kwargs):
     frames = turns.fail_stale_turns()
-    for frame in frames:
-        live.publisher().publish(frame["turn_id"], frame)
+    live.publish_now(frames)
     if frames:
-        live.publisher().drain()
         log.warning("marked %d turn(s) of stopped workers failed", len(frames))
