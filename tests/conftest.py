@@ -192,3 +192,29 @@ def site(tmp_path_factory):
     from tests.live_site import started_site
 
     yield from started_site(tmp_path_factory)
+
+
+@pytest.fixture
+def browser_page(site):
+    """A page of Debian's chromium on the live site, recording the frames its socket receives
+    (`page.frames_received`); errors thrown in the page fail the test."""
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"the browser test needs Debian's chromium at {CHROMIUM}")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.frames_received = []
+        page.on("websocket", lambda ws: ws.on(
+            "framereceived", lambda data: page.frames_received.append(json.loads(data))))
+        yield page
+        browser.close()
+    assert not errors, f"errors in the page: {errors}"

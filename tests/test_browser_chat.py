@@ -12,38 +12,15 @@ noise: the plumbing is checked the same way and the channel checks are skipped.
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.live_site import PASSWORD, QUESTION, TURN_TIMEOUT_S, nano_checkpoint
+from tests.browser import ARTIFACTS, FINISHED, after_the_next_frame, drawn_turns, log_in
+from tests.live_site import QUESTION, TURN_TIMEOUT_S, nano_checkpoint
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
-FINISHED = ".turn[data-status=completed], .turn[data-status=cancelled], " \
-           ".turn[data-status=failed], .turn[data-status=length]"
 SECOND_QUESTION = "What is 987 * 654? Think it through step by step."
-
-# What a turn shows, read from the page: compared before and after a reload.
-DRAWN = """(turn) => {
-  const q = (s) => turn.querySelector(`[data-slot=${s}]`);
-  return {
-    user: q("user-text").textContent, status: turn.dataset.status, chip: q("status-text").textContent,
-    effort: q("effort").textContent, model: q("model").textContent,
-    analysis: q("analysis").hidden ? null : q("analysis-body").textContent,
-    tools: q("tools").hidden ? null : q("tools-body").textContent,
-    final: q("final-body").innerHTML, placeholder: q("final-placeholder").hidden ? null : q("final-placeholder").textContent,
-    error: q("error").hidden ? null : q("error").textContent,
-    metrics: q("metrics").hidden ? null : q("metrics").textContent,
-  };
-}"""
-
 
 # Clicks the second turn's Stop from inside the page the moment its first streamed text is drawn:
 # a click sent from the test would wait for Playwright's polling and round trip, long enough for
@@ -65,10 +42,6 @@ CLICK_STOP_ON_FIRST_TEXT = """(timeoutMs) => new Promise((resolve, reject) => {
   const timer = setTimeout(() => { observer.disconnect(); reject(new Error('nothing streamed')); }, timeoutMs);
   observer.observe(document.querySelector('.turns'), {childList: true, subtree: true, characterData: true});
 })"""
-
-
-def drawn_turns(page):
-    return page.eval_on_selector_all(".turn", f"(turns) => turns.map({DRAWN})")
 
 
 def wait_for_text(page, turn_index, slot, timeout_s=TURN_TIMEOUT_S):
@@ -106,37 +79,12 @@ def set_max_output_tokens(page, n):
     page.click(".drawer-foot [data-action=close-settings]")
 
 
-@pytest.fixture
-def browser_page(site):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"the browser test needs Debian's chromium at {CHROMIUM}")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        errors = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.frames_received = []
-        page.on("websocket", lambda ws: ws.on(
-            "framereceived", lambda data: page.frames_received.append(json.loads(data))))
-        yield page
-        browser.close()
-    assert not errors, f"errors in the page: {errors}"
-
-
 def test_chat_in_the_browser_streams_stops_and_reloads_as_stored(site, browser_page):  # noqa: F811
     page = browser_page
     frames = page.frames_received
     trained = nano_checkpoint() is not None
 
-    # log in through the form; the chat opens with a live socket
-    page.goto(site.base + "/")
-    assert "/accounts/login/" in page.url
-    page.fill("input[name=username]", "e2e")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(site.base + "/")
-    expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=20000)
+    log_in(page, site)  # through the form; the chat opens with a live socket
     if not trained:  # a random model never stops by itself
         set_max_output_tokens(page, 60)
 
@@ -188,8 +136,7 @@ def test_chat_in_the_browser_streams_stops_and_reloads_as_stored(site, browser_p
     # reload: both turns as stored, drawn exactly as streamed
     page.reload()
     expect(page.locator(".turn")).to_have_count(2)
-    # the final answers render on the next animation frame
-    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    after_the_next_frame(page)  # the final answers render on the next animation frame
     stored = drawn_turns(page)
     assert stored == streamed
     assert (stored[1]["analysis"] or stored[1]["tools"] or stored[1]["final"]), "what it had"

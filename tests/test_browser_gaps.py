@@ -15,23 +15,8 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.live_site import PASSWORD, QUESTION, TURN_TIMEOUT_S
-from tests.test_browser_chat import ARTIFACTS, FINISHED, browser_page, drawn_turns  # noqa: F401
-
-CHAT_SOCKET = re.compile(r"/ws/chat/$")
-
-
-def log_in(page, site):
-    page.goto(site.base + "/")
-    page.fill("input[name=username]", "e2e")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(site.base + "/")
-    expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=20000)
-
-
-def after_the_next_frame(page):
-    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+from tests.browser import ARTIFACTS, CHAT_SOCKET, FINISHED, after_the_next_frame, drawn_turns, log_in
+from tests.live_site import QUESTION, TURN_TIMEOUT_S
 
 
 def stored_channels(site, turn_id):

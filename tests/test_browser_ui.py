@@ -11,10 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, after_the_next_frame
+
 ORIGIN = "http://ui.test"
 HARNESS = """<!doctype html><html><head><meta charset="utf-8">
 <link rel="stylesheet" href="/static/css/app.css"></head><body>
@@ -71,12 +69,6 @@ def page():
         yield page
         browser.close()
         assert not errors, errors
-
-
-def after_the_next_frame(page):
-    """Returns once the page has drawn a frame since this call: the turn view draws its final
-    answer in a requestAnimationFrame callback, which runs before the one asked for here."""
-    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
 
 
 def metrics(**over):

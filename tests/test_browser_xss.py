@@ -14,14 +14,12 @@ injected, and the payloads are shown as text. Screenshots go to tests/artifacts/
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 from playwright.sync_api import expect
 
-from tests.test_browser_chat import ARTIFACTS, ROOT, browser_page, drawn_turns  # noqa: F401
-from tests.test_browser_gaps import CHAT_SOCKET, after_the_next_frame, log_in
+from tests.browser import ARTIFACTS, CHAT_SOCKET, ROOT, after_the_next_frame, drawn_turns, log_in
 
 USER_TEXT = 'Show me <img src=x onerror=alert("user")> please'
 ANALYSIS = ("Think <img src=x onerror=alert(1)> and <script>alert(2)</script> "

@@ -17,6 +17,7 @@ import pytest
 
 from inference import harmony, tokens, vocab
 from inference.__main__ import main
+from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -268,10 +269,6 @@ def test_texts_over_the_limit_are_refused_with_a_clear_error(ada_client):
 
 # ---------- the page in a real browser ----------
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
-ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
 def test_the_page_in_a_browser_shows_the_emoji_example(live_server, transactional_db):
