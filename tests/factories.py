@@ -29,3 +29,29 @@ def frame_log(turn_id: int) -> list[dict]:
         finally:
             await client.aclose()
     return async_to_sync(read)()
+
+
+def make_turn(settings=None, status="queued", **fields):
+    """ada's "What is 12 * 34?" at high effort, in a new conversation."""
+    from django.contrib.auth import get_user_model
+
+    from webapp.chat.models import Conversation, Turn
+
+    user, _ = get_user_model().objects.get_or_create(username="ada")
+    conversation = Conversation.objects.create(user=user, title="t")
+    return Turn.objects.create(conversation=conversation, request_id="r1", user_text="What is 12 * 34?",
+                               effort="high", settings=settings or {}, status=status, **fields)
+
+
+def merged(frames):
+    """Frames with consecutive deltas of one message joined, `queue_position` dropped (a
+    stored turn is no longer in a queue)."""
+    out = []
+    for f in frames:
+        f = {k: v for k, v in f.items() if k != "queue_position"}
+        if f["type"] == "message.delta" and out and out[-1]["type"] == "message.delta" \
+                and out[-1]["index"] == f["index"]:
+            out[-1] = {**out[-1], "text": out[-1]["text"] + f["text"]}
+        else:
+            out.append(f)
+    return out

@@ -1,7 +1,7 @@
 """docker-compose.yml and the Dockerfile agree with the code (no Docker engine runs here, so
 the files are checked as text): every service has its command written out, the module paths
-those commands name import, the worker consumes the queue the tasks are routed to on a solo
-pool with a GPU and a read-only model, every environment variable set is one the settings
+those commands name import, the worker consumes the queue the tasks are routed to in threads
+of one process with a GPU and a read-only model, every environment variable set is one the settings
 read, and the settings accept the values compose gives them."""
 
 from __future__ import annotations
@@ -11,38 +11,16 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-SERVICES = COMPOSE["services"]
+from tests.compose_file import ROOT, SERVICES, command, environment, interpolate
+
 SETTINGS_SOURCE = (ROOT / "webapp" / "settings.py").read_text()
 # the variables the settings module reads: env_*("NAME", …) and os.environ.get("NAME")
 SETTINGS_VARIABLES = set(re.findall(r'env_\w+\(\s*"([A-Z_]+)"', SETTINGS_SOURCE)) | set(
     re.findall(r'os\.environ\.get\("([A-Z_]+)"', SETTINGS_SOURCE))
-INTERPOLATION = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
-
-
-def interpolate(value: str) -> str:
-    """Compose's ${VAR:-default} with defaults; ${VAR:?message} with a stand-in value."""
-    def one(match):
-        name, kind, rest = match.groups()
-        if kind == "-":
-            return rest
-        return f"compose-test-{name.lower()}"
-    return INTERPOLATION.sub(one, value)
-
-
-def command(service: str) -> list[str]:
-    cmd = SERVICES[service]["command"]
-    return cmd if isinstance(cmd, list) else cmd.split()
-
-
-def environment(service: str) -> dict[str, str]:
-    return {k: interpolate(str(v)) for k, v in SERVICES[service]["environment"].items()}
 
 
 def test_the_four_services_each_write_out_their_command():

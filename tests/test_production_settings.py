@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from tests.test_compose_contract import environment
+from tests.compose_file import environment
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent

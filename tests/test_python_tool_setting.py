@@ -108,7 +108,7 @@ def test_a_stored_turn_that_called_python_replays_as_streamed(monkeypatch, live_
     """Run and stored by the worker's own code; the code `42` is valid JSON, and still shown as
     the code it is, live and replayed."""
     from tests.scripted_engine import ScriptedEngine, final_answer
-    from tests.test_replay import make_turn, merged
+    from tests.factories import make_turn, merged
     from inference import events
     from inference.tools import python
     from tests.factories import frame_log

@@ -6,24 +6,16 @@ what it streamed is read back from the turn's frame log."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from inference import events
-from tests.factories import frame_log
+from tests.factories import frame_log, make_turn, merged
 from tests.scripted_engine import ScriptedEngine, calculator_call, final_answer
 from webapp.chat import tasks, worker
-from webapp.chat.models import Conversation, Message, Turn
+from webapp.chat.models import Message, Turn
 from webapp.chat.replay import turn_frames
 
 pytestmark = pytest.mark.django_db
-
-
-def make_turn(settings=None, status="queued", **fields) -> Turn:
-    user, _ = get_user_model().objects.get_or_create(username="ada")
-    conversation = Conversation.objects.create(user=user, title="t")
-    return Turn.objects.create(conversation=conversation, request_id="r1", user_text="What is 12 * 34?",
-                               effort="high", settings=settings or {}, status=status, **fields)
 
 
 @pytest.fixture
@@ -38,20 +30,6 @@ def stream_and_store(monkeypatch, live_state):
         logged = [{k: v for k, v in f.items() if k != "seq"} for f in frame_log(turn.id)]
         return [events.turn_queued(turn.request_id, turn.conversation_id, turn.id, 0)] + logged
     return run
-
-
-def merged(frames):
-    """Frames with consecutive deltas of one message joined, `queue_position` dropped (a
-    stored turn is no longer in a queue)."""
-    out = []
-    for f in frames:
-        f = {k: v for k, v in f.items() if k != "queue_position"}
-        if f["type"] == "message.delta" and out and out[-1]["type"] == "message.delta" \
-                and out[-1]["index"] == f["index"]:
-            out[-1] = {**out[-1], "text": out[-1]["text"] + f["text"]}
-        else:
-            out.append(f)
-    return out
 
 
 def test_completed_turn_with_calculator_call_replays_as_streamed(stream_and_store):
