@@ -53,3 +53,30 @@ def log_in(page, site):
 def after_the_next_frame(page):
     """Wait until the page has drawn its next animation frame (the turn view draws in one)."""
     page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"  # static/vendor/refresh.sh
+SERIOUS = ("serious", "critical")
+
+
+def axe_violations(page, context: str | None = None) -> list[dict]:
+    """axe-core's serious and critical violations on the page as drawn now (or inside the
+    `context` selector), each as its rule id, impact, help text and the failing elements.
+    The script is evaluated through the DevTools protocol, which the page's CSP does not
+    restrict (it forbids inline scripts)."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    results = page.evaluate(
+        "async (context) => axe.run(context ? document.querySelector(context) : document, "
+        "{resultTypes: ['violations']})", context)
+    return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
+             "nodes": [" ".join(n["target"]) for n in v["nodes"]]}
+            for v in results["violations"] if v["impact"] in SERIOUS]
+
+
+def assert_accessible(page, context: str | None = None):
+    """No serious or critical axe-core violation on the page (the product's bar)."""
+    violations = axe_violations(page, context)
+    assert not violations, "axe-core found:\n" + "\n".join(
+        f"- {v['id']} ({v['impact']}): {v['help']} — {len(v['nodes'])} elements, e.g. "
+        f"{v['nodes'][:3]}" for v in violations)
