@@ -173,3 +173,43 @@ def split_turn(body: list[Msg]) -> tuple[list[Msg], str, list[Msg]]:
     """History, the user's text and the turn's own messages of a body."""
     last_user = max(i for i, m in enumerate(body) if m.role == "user")
     return body[:last_user], body[last_user].text, body[last_user + 1:]
+
+
+def token_row(data, where: str) -> TokenRow:
+    """A row of either form as tokens and mask: a tokens row as written; a harmony row rendered
+    (a harmony row does not say whether its last message was cut off: its closing token is
+    trained; export `--format tokens` for the exact mask)."""
+    if not isinstance(data, dict):
+        raise RenderError(f"{where}: a row must be a JSON object")
+    if "tokens" in data:
+        tokens, mask = data["tokens"], data.get("loss_mask")
+        if not (isinstance(tokens, list) and isinstance(mask, list) and len(tokens) == len(mask)):
+            raise RenderError(f"{where}: `tokens` and `loss_mask` must be lists of the same length")
+        if not all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in tokens):
+            raise RenderError(f"{where}: `tokens` must be token ids")
+        if not all(m in (0, 1) and not isinstance(m, bool) for m in mask):
+            raise RenderError(f"{where}: `loss_mask` must be 0s and 1s")
+        return TokenRow(tokens, mask)
+    if "messages" in data:
+        try:
+            return tokens_and_mask(messages_from_dicts(data["messages"]))
+        except RenderError as exc:
+            raise RenderError(f"{where}: {exc}") from None
+    raise RenderError(f"{where}: neither a tokens row nor a harmony row")
+
+
+def read_token_rows(path) -> list[TokenRow]:
+    """Every row of a JSONL file as tokens and mask; RenderError names the first bad line."""
+    import json
+
+    rows = []
+    with open(path, encoding="utf-8") as lines:
+        for number, text in enumerate(lines, start=1):
+            if not text.strip():
+                continue
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise RenderError(f"{path} line {number}: not JSON ({exc})") from None
+            rows.append(token_row(data, f"{path} line {number}"))
+    return rows

@@ -69,3 +69,25 @@ def test_a_harmony_row_reads_back_as_the_settings_and_messages_it_came_from():
                                                                                  "Answer briefly.")
     assert settings.builtin_tools == ["calculator"] and [t.name for t in settings.tools] == ["lookup"]
     assert training_data.message_dicts(training_data.conversation(body, settings)) == dicts
+
+
+def test_the_masked_tokens_are_the_ids_the_nano_model_generated_over_two_turns():
+    """Real generations: the committed checkpoint through the product's turn loop, a turn with
+    a calculator round, then a second turn; each turn's masked tokens, in order, are exactly
+    the ids the model sampled for its messages."""
+    from inference.engine import Engine
+    from inference.nano.checkpoint import DEFAULT_PATH
+    from inference.turn import run_turn
+
+    engine = Engine.load(DEFAULT_PATH, "cpu")
+    settings = harmony.TurnSettings(effort="low", builtin_tools=["calculator", "clock"], date="2026-03-01")
+    messages = []
+    for text in ("What is 12 * 34?", "What is 7 * 8?"):
+        messages.append(harmony.Msg("user", text))
+        result = run_turn(engine, messages, settings, lambda frame: None, turn_id="t")
+        assert result.status == "completed", result.error
+        messages += [m.to_msg() for m in result.messages]
+        row = training_data.tokens_and_mask(training_data.conversation(messages, settings))
+        trained = [t for t, m in zip(row.tokens, row.loss_mask) if m]
+        assert trained == [t for m in result.messages if m.role == "assistant" for t in m.token_ids]
+    assert any(m.role == "tool" for m in messages)
