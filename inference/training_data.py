@@ -93,10 +93,15 @@ def tokens_and_mask(messages: list, cut_off: bool = False) -> TokenRow:
     return TokenRow(tokens, mask)
 
 
+def is_one(message, kind) -> bool:
+    """The message holds exactly one content, of `kind`."""
+    return len(message.content) == 1 and isinstance(message.content[0], kind)
+
+
 def text_of(message, where: str) -> str:
     import openai_harmony as oh
 
-    if len(message.content) != 1 or not isinstance(message.content[0], oh.TextContent):
+    if not is_one(message, oh.TextContent):
         raise RenderError(f"{where} must have exactly one text content")
     return message.content[0].text
 
@@ -147,9 +152,11 @@ def turn_from_messages(dicts) -> tuple[TurnSettings, list[Msg]]:
 
     messages = messages_from_dicts(dicts)
     roles = [m.author.role for m in messages]
-    if roles[0] != oh.Role.SYSTEM or not isinstance(messages[0].content[0], oh.SystemContent):
+    if roles[0] != oh.Role.SYSTEM or not is_one(messages[0], oh.SystemContent):
         raise RenderError("message 0 must be the system message")
     developer = messages[1] if len(messages) > 1 and roles[1] == oh.Role.DEVELOPER else None
+    if developer is not None and not is_one(developer, oh.DeveloperContent):
+        raise RenderError("message 1, the developer message, must hold developer content")
     body_from = 2 if developer is not None else 1
     body = [to_msg(m, f"message {i}") for i, m in enumerate(messages) if i >= body_from]
     if not any(m.role == "user" for m in body):

@@ -117,3 +117,15 @@ def test_bad_settings_and_unknown_users_are_refused(tmp_path, make_user):
         import_file(tmp_path, rows)
     with pytest.raises(CommandError, match="--user: there is no user 'nobody'"):
         import_file(tmp_path, export(), user="nobody")
+
+
+def test_head_messages_of_the_wrong_kind_are_refused(tmp_path, make_user):
+    stored_conversation(make_user("ada"))
+    make_user("bob")
+    rows = export()
+    rows[0]["messages"][0]["content"] = []
+    rows[1]["messages"][1]["content"] = [{"type": "text", "text": "be nice"}]
+    for row, message in ((rows[0], "line 1: message 0 must be the system message"),
+                         (rows[1], "line 1: message 1, the developer message, must hold developer content")):
+        with pytest.raises(CommandError, match=message):
+            import_file(tmp_path, [row])
