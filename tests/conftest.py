@@ -54,6 +54,15 @@ def ada(make_user):
 
 
 @pytest.fixture
+def staff_client(db):
+    """A client logged in as a superuser (root), for the admin's pages."""
+    admin = get_user_model().objects.create_superuser("root", password="pw-root-1234")
+    client = Client()
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
 def live_state(settings):
     """A fresh key prefix for the frame logs, flags and counters of this test, and an
     in-process channel layer (the consumer and the test share one process)."""

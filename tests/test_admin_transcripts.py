@@ -5,8 +5,6 @@ token ids, and its metrics. Turns are never added by hand."""
 import html
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
 
 from inference import harmony
 from webapp.chat.models import Conversation, Message, Turn
@@ -18,14 +16,6 @@ CALL_TEXT = '{"expression": "12 * 34"}'
 # around the text the parser stored. The raw view must show this, not the stored text.
 CALL_HARMONY = ("<|channel|>commentary to=functions.calculator <|constrain|>json<|message|>"
                 + CALL_TEXT + "<|call|>")
-
-
-@pytest.fixture
-def staff_client():
-    admin = get_user_model().objects.create_superuser("root", password="pw-root-1234")
-    client = Client()
-    client.force_login(admin)
-    return client
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
 """`python -m inference.nano train --out DIR`: train gpt-oss-nano from scratch (fixed seed).
 
+`train --extra FILE` adds the rows of a file `manage.py export_transcripts` wrote (exported
+turns, trained on their loss masks) to the corpus; without it the corpus is the recipe's.
 `data --out FILE` renders the corpus once (numpy .npz) so that training elsewhere (a GPU
 machine without openai-harmony) can read it with `train --corpus FILE`. `train --init DIR`
 continues from a compact checkpoint (fine-tuning) on the same code path. `probe [--model DIR]`
@@ -16,8 +18,9 @@ import time
 
 import torch
 
+from .. import harmony
 from . import train as training
-from .corpus import Corpus
+from .corpus import Corpus, exported_examples
 from .problems import Mix
 from .recipe import Recipe
 
@@ -51,6 +54,8 @@ def main(argv=None) -> int:
     train.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     train.add_argument("--init", help="start from this compact checkpoint (fine-tuning)")
     train.add_argument("--save-every", type=int, default=0, help="also save every N steps")
+    train.add_argument("--extra", action="append", default=[], metavar="FILE",
+                       help="JSONL rows of export_transcripts (harmony or tokens) to train on too")
     recipe_arguments(train)
     data = sub.add_parser("data", help="render the training corpus to an .npz file")
     data.add_argument("--out", required=True)
@@ -84,24 +89,36 @@ def main(argv=None) -> int:
               f"{codes['right']} right, median rank {codes['median_rank']}")
         return 0
     torch.set_num_threads(args.threads)
+    recipe = recipe_from(args)
     corpus = Corpus.load(args.corpus) if args.corpus else None
     model = None
     provenance = {"command": "python -m inference.nano " + " ".join(argv if argv is not None else sys.argv[1:])}
+
+    def fitted(corpus: Corpus, option: str) -> Corpus:
+        """The corpus in the --init checkpoint's id space."""
+        try:
+            return corpus if corpus.used_ids == used_ids else corpus.mapped_to(used_ids)
+        except ValueError as error:
+            parser.error(f"{option} does not fit the --init checkpoint: {error}")
+
     if args.init:
         from .checkpoint import load_compact, read_meta
 
         model, used_ids = load_compact(args.init)
         provenance["started_from"] = read_meta(args.init).get("info", {})
         model = model.to(args.device)
-        if corpus is None:
-            recipe = recipe_from(args)
-            corpus = Corpus.draw(recipe.seed, recipe.examples, recipe.mix, used_ids)
-        elif corpus.used_ids != used_ids:
-            try:
-                corpus = corpus.mapped_to(used_ids)
-            except ValueError as error:
-                parser.error(f"--corpus does not fit the --init checkpoint: {error}")
-    training.train(args.out, recipe_from(args), corpus=corpus, device=args.device, log=log,
+        corpus = (Corpus.draw(recipe.seed, recipe.examples, recipe.mix, used_ids) if corpus is None
+                  else fitted(corpus, "--corpus"))
+    if args.extra:
+        try:
+            extra = [(path, exported_examples(path)) for path in args.extra]
+        except (OSError, harmony.RenderError) as error:
+            parser.error(f"--extra: {error}")
+        corpus = (corpus or Corpus.draw(recipe.seed, recipe.examples, recipe.mix)).extended(
+            [e for _, rows in extra for e in rows], [{"file": path, "rows": len(rows)} for path, rows in extra])
+        if args.init:
+            corpus = fitted(corpus, "--extra")
+    training.train(args.out, recipe, corpus=corpus, device=args.device, log=log,
                    model=model, save_every=args.save_every, provenance=provenance)
     return 0
 

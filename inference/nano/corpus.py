@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from .. import harmony
+from .. import harmony, training_data
 from .generator import Generator
 from .problems import ContextMsg, Mix, Problem
 
@@ -97,6 +97,12 @@ def copied_tokens(used_ids: list[int]) -> np.ndarray:
 
 
 
+def exported_examples(path) -> list[Example]:
+    """The rows of a file `manage.py export_transcripts` wrote (either format) as examples."""
+    return [Example(row.tokens, [bool(m) for m in row.loss_mask])
+            for row in training_data.read_token_rows(path)]
+
+
 class Corpus:
     """Examples mapped into the compact id space: row i of the model is token used_ids[i].
     `drawn` says how the examples were drawn (seed, count, mix) where that is known; a checkpoint
@@ -146,6 +152,19 @@ class Corpus:
         corpus.drawn = self.drawn
         corpus.used_ids, corpus.copied = list(used_ids), copied_tokens(used_ids)
         corpus.ids, corpus.trained = [row[ids] for ids in self.ids], self.trained
+        return corpus
+
+    def extended(self, extra: list[Example], source: list[dict]) -> "Corpus":
+        """This corpus and `extra` conversations (exported turns, `--extra`), each trained where
+        its loss mask says, in the id space of both. `source` (files and row counts) is
+        recorded with how the corpus was drawn."""
+        used_ids = sorted(set(self.used_ids).union(t for e in extra for t in e.ids))
+        corpus = self.mapped_to(used_ids)
+        index = {t: i for i, t in enumerate(used_ids)}
+        corpus.ids = corpus.ids + [np.array([index[t] for t in e.ids], dtype=np.int32) for e in extra]
+        corpus.trained = list(corpus.trained) + [np.array(e.trained, dtype=bool) for e in extra]
+        if corpus.drawn is not None:
+            corpus.drawn = {**corpus.drawn, "extra": source}
         return corpus
 
     def batch(self, rows: list[int], device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

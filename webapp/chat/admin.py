@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import HttpResponse
 from django.utils.html import format_html, format_html_join
 
 from inference import events, harmony
 
+from . import transcript_export
 from .models import Conversation, Message, Turn
 
 
@@ -63,9 +65,28 @@ class TurnAdmin(admin.ModelAdmin):
         ("Raw harmony (decoded token ids)", {"classes": ("collapse",), "fields": ("harmony_view",)}),
     )
     inlines = [MessageInline]
+    actions = ["export_harmony"]
 
     def has_add_permission(self, request):
         return False  # turns come from the chat, never from a form
+
+    @admin.action(description="Export selected turns (harmony JSONL)")
+    def export_harmony(self, request, queryset):
+        """The selected finished turns as `export_transcripts` writes them, as a download."""
+        lines, left_out = [], []
+        unfinished = queryset.exclude(status__in=Turn.FINISHED).count()
+        if unfinished:
+            left_out.append(f"{unfinished} unfinished turn(s)")
+        for turn, row, why in transcript_export.rows(transcript_export.exportable(queryset)):
+            if row is None:
+                left_out.append(f"turn {turn.id}: {why}")
+            else:
+                lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+        if left_out:  # shown on the next page the admin opens; the download goes ahead
+            self.message_user(request, "Left out of the export: " + "; ".join(left_out), messages.WARNING)
+        response = HttpResponse("".join(lines), content_type="application/jsonl; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="turns.jsonl"'
+        return response
 
     @admin.display(description="user", ordering="conversation__user__username")
     def user(self, turn):

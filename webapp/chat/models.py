@@ -13,6 +13,8 @@ from django.utils import timezone
 from inference import events, harmony
 from inference.harmony import EFFORTS
 
+from .frames import harmony_settings
+
 TITLE_CHARS = 80
 
 
@@ -126,6 +128,18 @@ class Turn(models.Model):
             msgs.append(harmony.Msg(role="user", text=t.user_text))
             msgs += by_turn.get(t.id, [])
         return msgs
+
+    def rendered_settings(self) -> harmony.TurnSettings:
+        """The renderer's settings of this turn, dated by its conversation's start (the date
+        the system message gives the model)."""
+        date = self.conversation.created_at.date().isoformat()
+        return harmony_settings(self.effort, self.settings, date)
+
+    def transcript(self) -> list[harmony.Msg]:
+        """What the model saw and wrote, in the renderer's terms: the history, the user
+        message, then the turn's own messages (tool answers included)."""
+        own = [m.as_msg() for m in self.messages.order_by("index")]
+        return self.history() + [harmony.Msg(role="user", text=self.user_text)] + own
 
 
 class Message(models.Model):

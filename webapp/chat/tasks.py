@@ -20,7 +20,6 @@ from inference import events, harmony
 from inference.turn import run_turn, tool_message
 
 from . import live, turns, worker
-from .frames import harmony_settings
 from .models import Turn
 from .sink import TurnSink, storable
 
@@ -69,8 +68,7 @@ def run(turn: Turn, hostname: str, resume: bool, running: int = 1) -> None:
             answer = tool_message(sink, turn.id, first_index, pending["name"], pending["output"])
             messages.append(answer.to_msg())
             first_index += 1
-        date = turn.conversation.created_at.date().isoformat()
-        result = run_turn(model, messages, harmony_settings(turn.effort, turn.settings, date), sink,
+        result = run_turn(model, messages, turn.rendered_settings(), sink,
                           turn_id=turn.id, should_cancel=live.CancelFlag(turn.id), queue_ms=queue_ms,
                           first_index=first_index, carried_metrics=turn.metrics if resume else None,
                           worker=hostname, running_turns=running)
