@@ -55,3 +55,9 @@ def merged(frames):
         else:
             out.append(f)
     return out
+
+
+def turn_compare(**overrides) -> dict:
+    """A valid turn.compare frame for a new prompt (docs/protocol.md), with `overrides`."""
+    return {"type": "turn.compare", "request_id": "c1", "conversation_id": None,
+            "text": "What is 12 * 34?", **overrides}
