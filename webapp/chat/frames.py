@@ -243,6 +243,8 @@ def turn_compare(frame: dict, *, max_text_chars: int, max_output_tokens: int) ->
             raise invalid(f"turn.compare with turn_id takes the turn's own text and settings; "
                           f"drop {', '.join(extra)}")
         return CompareRequest(request_id=request_id, turn_id=turn_id)
+    if "text" not in frame:
+        raise invalid("turn.compare needs text (a new prompt) or turn_id (an earlier turn's)")
     if "effort" in frame:
         raise invalid("turn.compare runs every effort; drop effort")
     return CompareRequest(
