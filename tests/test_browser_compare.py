@@ -177,3 +177,42 @@ def test_the_agreement_rule_compares_last_numbers_or_normalised_text(site, brows
     assert (agree_text["rule"], agree_text["agree"], agree_text["missing"]) == ("normalised text", True, ["high"])
     assert (differ_text["rule"], differ_text["agree"]) == ("normalised text", False)
     assert none is None
+
+
+def test_a_past_message_is_compared_in_place_and_stays_there_after_reload(site, browser_page):
+    page = browser_page
+    log_in(page, site)
+    page.click("label.effort-opt:has-text('Low')")
+    page.fill("#composer-text", QUESTION)
+    page.keyboard.press("Enter")
+    first = page.locator(".turns > .turn").first
+    expect(first).to_have_attribute("data-status", "completed", timeout=TURN_TIMEOUT_S * 1000)
+    source_id = int(first.get_attribute("data-turn-id"))
+    compare_button = first.locator("[data-slot=compare]")
+    expect(compare_button).to_be_visible()
+    compare_button.click()
+
+    comparison = page.locator(".comparison")
+    expect(comparison).to_have_count(1)
+    expect(comparison.locator(".comparison-origin")).to_have_text("of an earlier message")
+    page.wait_for_selector(".comparison[data-state=done][data-agreement]", timeout=TURN_TIMEOUT_S * 1000)
+    sent = [f for f in page.frames_received if f.get("comparison_id")]
+    assert [f["effort"] for f in sent[:3]] == EFFORTS
+    for column in comparison.locator(".comparison-column .turn").all():  # a side experiment
+        assert column.locator("[data-slot=regen]").is_hidden()
+        assert column.locator("[data-slot=compare]").is_hidden()
+    rows = site.query("SELECT t.user_text, c.source_turn_id FROM chat_turn t "
+                      "JOIN chat_comparison c ON c.id = t.comparison_id WHERE c.id = %s",
+                      sent[0]["comparison_id"])
+    assert rows == [(QUESTION, source_id)] * 3
+
+    page.fill("#composer-text", "And 12 * 35?")
+    page.keyboard.press("Enter")
+    expect(page.locator(".turns > .turn").nth(1)).to_have_attribute("data-status", "completed",
+                                                                  timeout=TURN_TIMEOUT_S * 1000)
+    order = "() => [...document.querySelectorAll('.turns > *')].map((n) => n.className)"
+    before = page.evaluate(order)
+    assert before == ["turn", "comparison", "turn"]
+    page.reload()
+    page.wait_for_selector(".comparison[data-state=done][data-agreement]", timeout=20000)
+    assert page.evaluate(order) == before, "the comparison is redrawn where it was asked"
