@@ -116,3 +116,9 @@ def stored_conversation(user, turns=TWO_TURNS, title="Sums", started="2026-03-01
             Message.objects.create(turn=turn, index=i, **m)
         stored.append(turn)
     return stored
+
+
+def turn_compare(**overrides) -> dict:
+    """A valid turn.compare frame for a new prompt (docs/protocol.md), with `overrides`."""
+    return {"type": "turn.compare", "request_id": "c1", "conversation_id": None,
+            "text": "What is 12 * 34?", **overrides}

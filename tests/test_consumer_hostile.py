@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from factories import turn_create as create
+from factories import turn_compare as compare, turn_create as create
 from webapp.chat import frames
 from webapp.chat.models import Conversation, Turn
 
@@ -97,6 +97,20 @@ TABLE = [
      lambda v: with_settings(max_output_tokens=v)),
     ("turn.create", "settings.seed", not_(int, nullable=True) + [-1] + HUGE_INTS,
      lambda v: with_settings(seed=v)),
+    ("turn.compare", "request_id", not_(str) + [NUL, SURROGATE, "r" * 101],
+     lambda v: compare(request_id=v)),
+    ("turn.compare", "conversation_id", ids(nullable=True), lambda v: compare(conversation_id=v)),
+    ("turn.compare", "turn_id", ids(),
+     lambda v: {"type": "turn.compare", "request_id": "c1", "turn_id": v}),
+    ("turn.compare", "text", strings(empty_ok=False) + ["  \n ", "x" * 8001],
+     lambda v: compare(text=v)),
+    ("turn.compare", "text", ["x", ""],  # a turn's comparison takes the turn's own text
+     lambda v: {"type": "turn.compare", "request_id": "c1", "turn_id": 1, "text": v}),
+    ("turn.compare", "effort", ["low", "high", None], lambda v: compare(effort=v)),
+    ("turn.compare", "settings", not_(dict, nullable=True) + [{"colour": "red"}],
+     lambda v: compare(settings=v)),
+    ("turn.compare", "settings.temperature", not_(int, float) + [-0.1, 2.01],
+     lambda v: compare(settings={"temperature": v})),
     ("turn.cancel", "turn_id", ids(), lambda v: {"type": "turn.cancel", "turn_id": v}),
     ("turn.subscribe", "turn_id", ids(), lambda v: {"type": "turn.subscribe", "turn_id": v}),
     ("tool.output", "turn_id", ids(),
@@ -123,8 +137,8 @@ def test_the_table_covers_every_client_frame_type_and_field():
             "turn_id", "call_id", "output"} <= named
 
 
-@pytest.mark.parametrize("frame_type", ["turn.create", "turn.cancel", "turn.subscribe",
-                                        "tool.output"])
+@pytest.mark.parametrize("frame_type", ["turn.create", "turn.compare", "turn.cancel",
+                                        "turn.subscribe", "tool.output"])
 def test_every_bad_value_of_every_field_is_an_invalid_error_naming_it(frame_type, make_user,
                                                                       socket_for, settings):
     settings.CHAT_MAX_TEXT_CHARS = 8000

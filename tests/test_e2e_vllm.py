@@ -5,7 +5,8 @@ serving the embedded gpt-oss-nano, through WebSocket clients that log in through
 One worker start for the module (vLLM starts in 20-45 s here). It checks a calculator turn with
 every protocol metric, then three simultaneous turns of one user in three sockets: one is
 cancelled mid-stream and ends `cancelled` with what it had (streamed and stored), the other two
-complete with exactly the messages they produce alone.
+complete with exactly the messages they produce alone; and an effort comparison, whose three
+turns all start before the first ends.
 
 Skipped, with the reason, where vLLM cannot be imported (the vllm extra installs on x86-64 Linux
 only) or the trained nano checkpoint is missing.
@@ -20,7 +21,7 @@ import pytest
 
 from inference import events
 from inference.live_stack import run_turn
-from tests.live_site import QUESTION, nano_checkpoint, says_408, started_site
+from tests.live_site import QUESTION, TURN_TIMEOUT_S, nano_checkpoint, says_408, started_site
 
 SETTINGS = {"builtin_tools": ["calculator", "clock"], "temperature": 0}
 # three different questions the nano model answers at length (about 160 tokens each at high)
@@ -123,3 +124,30 @@ def test_three_turns_at_once_one_cancelled_the_others_answer_as_alone(vllm_site,
         assert record.channel_texts() == reference.channel_texts(), TOGETHER[i]
         assert record.metrics["output_tokens"] == reference.metrics["output_tokens"]
     assert max(r.metrics["turns_running"] for r in together) >= 2, "the worker ran them together"
+
+
+async def compared(site, session, text):
+    """turn.compare of `text` on one socket: every frame until its three turns are done."""
+    async with site.connect(session) as ws:
+        await ws.send(json.dumps({"type": "turn.compare", "request_id": "cmp", "conversation_id": None,
+                                  "text": text, "settings": SETTINGS}))
+        frames, done = [], {}
+        while len(done) < 3:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), TURN_TIMEOUT_S))
+            assert frame["type"] != "error", frame
+            frames.append(frame)
+            if frame["type"] == "turn.done":
+                done[frame["turn_id"]] = frame
+        return frames, done
+
+
+def test_a_comparisons_three_efforts_run_together_on_vllm(vllm_site, session):
+    frames, done = asyncio.run(compared(vllm_site, session, QUESTION))
+    queued = [f for f in frames if f["type"] == "turn.queued"]
+    assert [f["effort"] for f in queued] == ["low", "medium", "high"]
+    assert all(d["status"] == "completed" for d in done.values()), done
+    running = {d["metrics"]["effort"]: d["metrics"]["turns_running"] for d in done.values()}
+    assert max(running.values()) >= 2, "the worker ran the comparison's turns together"
+    starts = [i for i, f in enumerate(frames) if f["type"] == "turn.started"]
+    first_done = min(i for i, f in enumerate(frames) if f["type"] == "turn.done")
+    assert len(starts) == 3 and max(starts) < first_done, "all three started before one ended"

@@ -1,6 +1,7 @@
 // The chat page: stored turns from the page, live turns from the WebSocket, the composer,
 // the sidebar and the settings drawer. Frames go to the TurnView of their turn.
 
+import { ComparisonView } from "./comparison_view.js";
 import { ChatSocket } from "./socket.js";
 import { SettingsDrawer, SettingsError } from "./settings.js";
 import { DUPLICATE, GAP, sequence } from "./sequence.js";
@@ -21,10 +22,12 @@ const turnsNode = $("#turns");
 const composer = $("#composer");
 const textarea = $("#composer-text");
 const sendButton = $("#send");
+const compareButton = $("#compare");
 
 let conversationId = page.conversation?.id ?? null;
 const byTurnId = new Map();
 const byRequestId = new Map();
+const comparisonsByRequest = new Map(); // request id of a turn.compare -> its ComparisonView
 let settingsProblem = null;
 
 function requestId() {
@@ -44,7 +47,13 @@ const actions = {
   toolOutput(view, callId, output) {
     socket.send({ type: "tool.output", turn_id: view.turnId, call_id: callId, output });
   },
+  compare(view) {
+    startComparison({ turn_id: view.turnId }, view.userText, view.settings, view.turnId);
+  },
 };
+// A comparison's columns can be stopped and answer function calls; they are not regenerated
+// or compared again (a comparison stays a side experiment).
+const columnActions = { cancel: actions.cancel, toolOutput: actions.toolOutput };
 
 function addView(options) {
   const view = new TurnView({ ...options, efforts: page.efforts, actions });
@@ -64,6 +73,40 @@ function showStored(payload) {
   return view;
 }
 
+function addComparison(options) {
+  const comparison = new ComparisonView({ ...options, efforts: page.efforts, actions: columnActions });
+  turnsNode.append(comparison.el);
+  $("#empty-state").hidden = true;
+  for (const view of comparison.views.values()) if (view.turnId !== null) byTurnId.set(view.turnId, view);
+  if (options.requestId) comparisonsByRequest.set(options.requestId, comparison);
+  return comparison;
+}
+
+function showStoredComparison(payload) {
+  const comparison = addComparison({
+    userText: payload.user_text, settings: payload.settings, comparisonId: payload.comparison_id,
+    sourceTurnId: payload.source_turn_id,
+  });
+  for (const turn of payload.turns) {
+    const view = comparison.views.get(turn.effort);
+    view.turnId = turn.turn_id;
+    byTurnId.set(turn.turn_id, view);
+    view.applyAll(turn.frames);
+    if (!view.done) subscribe(view);
+  }
+  comparison.update();
+}
+
+// The same prompt at every effort (docs/protocol.md, turn.compare): `source` is either
+// {conversation_id, text, settings} or {turn_id} of an earlier turn.
+function startComparison(source, text, settings, sourceTurnId = null) {
+  const frame = { type: "turn.compare", request_id: requestId(), ...source };
+  addComparison({ userText: text, settings, requestId: frame.request_id, sourceTurnId });
+  stickToBottom = true;
+  scrollToBottom();
+  socket.send(frame);
+}
+
 function startTurn(text, effort, settings, regenerateOf = null) {
   const frame = { type: "turn.create", request_id: requestId(), conversation_id: conversationId, text, effort, settings };
   if (regenerateOf !== null) frame.regenerated_from = regenerateOf;
@@ -73,11 +116,21 @@ function startTurn(text, effort, settings, regenerateOf = null) {
   socket.send(frame);
 }
 
+// The view a first turn.queued names: by its request id, and for a comparison's turn its effort.
+function queuedView(frame) {
+  const comparison = frame.comparison_id ? comparisonsByRequest.get(frame.request_id) : null;
+  return comparison ? comparison.claim(frame) : byRequestId.get(frame.request_id);
+}
+
 function route(frame) {
-  if (frame.type === "turn.queued" && byRequestId.has(frame.request_id) && !byTurnId.has(frame.turn_id)) {
-    const view = byRequestId.get(frame.request_id);
+  if (frame.type === "turn.queued" && !byTurnId.has(frame.turn_id) && queuedView(frame)) {
+    const view = queuedView(frame);
     byTurnId.set(frame.turn_id, view);
     if (conversationId === null && frame.conversation_id !== null) enterConversation(frame.conversation_id, view.userText);
+  }
+  if (frame.type === "error" && frame.turn_id == null && comparisonsByRequest.has(frame.request_id)) {
+    comparisonsByRequest.get(frame.request_id).refuse(frame); // the turn.compare was refused
+    return;
   }
   const view = byTurnId.get(frame.turn_id) ?? byRequestId.get(frame.request_id);
   if (!view) {
@@ -96,6 +149,7 @@ function route(frame) {
   if (verdict === GAP) subscribe(view); // a frame was lost on the way: redraw from the catch-up
   if (verdict === GAP || verdict === DUPLICATE) return;
   view.apply(frame);
+  view.comparison?.update();
 }
 
 // Follow a turn again (after a reload, a reconnect, a silence, or a gap in its `seq`): the
@@ -189,7 +243,7 @@ for (const input of effortInputs) {
 function autosize() {
   textarea.style.height = "auto";
   textarea.style.height = `${Math.min(textarea.scrollHeight, 240)}px`;
-  sendButton.disabled = !textarea.value.trim();
+  sendButton.disabled = compareButton.disabled = !textarea.value.trim();
 }
 
 textarea.addEventListener("input", autosize);
@@ -200,22 +254,40 @@ textarea.addEventListener("keydown", (event) => {
   }
 });
 
-composer.addEventListener("submit", (event) => {
-  event.preventDefault();
+// What the composer holds, as [text, settings]; null when there is nothing to send or the
+// settings drawer has a problem (it is opened to show it).
+function composed() {
   const text = textarea.value.trim();
-  if (!text) return;
-  let settings;
+  if (!text) return null;
   try {
-    settings = drawer.value();
+    return [text, drawer.value()];
   } catch (error) {
     if (!(error instanceof SettingsError)) throw error;
     drawer.open();
-    return;
+    return null;
   }
-  const effort = effortInputs.find((i) => i.checked)?.value ?? "medium";
-  startTurn(text, effort, settings);
+}
+
+function clearComposer() {
   textarea.value = "";
   autosize();
+}
+
+composer.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const message = composed();
+  if (!message) return;
+  const effort = effortInputs.find((i) => i.checked)?.value ?? "medium";
+  startTurn(message[0], effort, message[1]);
+  clearComposer();
+});
+
+compareButton.addEventListener("click", () => {
+  const message = composed();
+  if (!message) return;
+  const [text, settings] = message;
+  startComparison({ conversation_id: conversationId, text, settings }, text, settings);
+  clearComposer();
 });
 
 for (const button of document.querySelectorAll("[data-suggest]")) {
@@ -274,10 +346,17 @@ const socket = new ChatSocket(`${location.protocol === "https:" ? "wss" : "ws"}:
 
 // ---- stored turns ----
 
+// Each comparison is drawn where it was asked: before the first turn asked after it.
+const storedComparisons = [...(page.conversation?.comparisons ?? [])];
+const firstTurnOf = (comparison) => Math.min(...comparison.turns.map((t) => t.turn_id));
 for (const payload of page.conversation?.turns ?? []) {
+  while (storedComparisons.length && firstTurnOf(storedComparisons[0]) < payload.turn_id) {
+    showStoredComparison(storedComparisons.shift());
+  }
   const view = showStored(payload);
   if (!view.done) subscribe(view);
 }
+storedComparisons.forEach(showStoredComparison);
 showTimes();
 scrollToBottom();
 autosize();

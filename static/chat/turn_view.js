@@ -42,13 +42,13 @@ function ttftParts(m) {
   return parts.length ? parts.map(([name, ms]) => `${name} ${fmt.ms(ms)}`).join(" · ") : null;
 }
 
-function slots(root) {
+export function slots(root) {
   const found = {};
   for (const node of root.querySelectorAll("[data-slot]")) found[node.dataset.slot] = node;
   return found;
 }
 
-function fromTemplate(id) {
+export function fromTemplate(id) {
   return document.getElementById(id).content.firstElementChild.cloneNode(true);
 }
 
@@ -78,7 +78,8 @@ function paneOf(message) {
 }
 
 export class TurnView {
-  // actions: { cancel(view), regenerate(view, effort), toolOutput(view, callId, output) }
+  // actions: { cancel(view), regenerate(view, effort), toolOutput(view, callId, output),
+  //            compare(view) }; a turn without regenerate or compare does not offer them
   constructor({ userText, effort, settings = {}, turnId = null, requestId = null,
                 regeneratedFrom = null, efforts = ["low", "medium", "high"], actions }) {
     this.userText = userText;
@@ -116,6 +117,7 @@ export class TurnView {
     }
     this.slot["regen-button"].addEventListener("click", () =>
       this.actions.regenerate(this, this.slot["regen-effort"].value));
+    this.slot.compare.addEventListener("click", () => this.actions.compare(this));
     const analysis = this.slot.analysis;
     analysis.addEventListener("toggle", () => {
       if (analysis.open !== this.analysisWanted) this.analysisAuto = false; // the user chose
@@ -444,6 +446,7 @@ export class TurnView {
     s.stop.disabled = this.turnId === null || this.stopping;
     s["stop-text"].textContent = this.stopping ? "Stopping…" : "Stop";
     s.regen.hidden = !this.done || !this.actions.regenerate;
+    s.compare.hidden = !this.done || !this.actions.compare;
     if (!s.regen.hidden && !s["regen-effort"].dataset.chosen) {
       s["regen-effort"].value = this.effort === "high" ? "low" : this.effort === "low" ? "medium" : "high";
       s["regen-effort"].dataset.chosen = "1";

@@ -19,11 +19,12 @@ from django.contrib import auth
 from redis import RedisError
 
 from inference import events
+from inference.harmony import EFFORTS
 
 from . import frames, live, turns
 from .frames import FrameError
 from .models import Turn
-from .replay import turn_frames
+from .replay import queued_frame, turn_frames
 
 log = logging.getLogger(__name__)
 
@@ -238,14 +239,24 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if failed is not None:
             await self.publish(turn.id, failed)
 
+    async def admit(self, count: int) -> str:
+        """Count `count` new turns against the user's minute (rate_limited when they do not
+        fit): the token that live.forget_turn takes back if they are not started after all."""
+        limit = settings.CHAT_TURNS_PER_MINUTE
+        if count > limit:
+            raise FrameError("rate_limited", f"at most {limit} turns in any 60 seconds, and this "
+                                             f"starts {count}")
+        token, wait = await live.admit_turn(self.redis, self.user.id, limit, count)
+        if token is None:
+            starts = "the next one" if count == 1 else f"the next {count}"
+            raise FrameError("rate_limited", f"at most {limit} turns in any 60 seconds; {starts} "
+                                             f"may start in {wait:g} s", retry_after_s=wait)
+        return token
+
     async def on_turn_create(self, frame):
         request = frames.turn_create(frame, max_text_chars=settings.CHAT_MAX_TEXT_CHARS,
                                      max_output_tokens=settings.CHAT_MAX_OUTPUT_TOKENS)
-        limit = settings.CHAT_TURNS_PER_MINUTE
-        token, wait = await live.admit_turn(self.redis, self.user.id, limit)
-        if token is None:
-            raise FrameError("rate_limited", f"at most {limit} turns in any 60 seconds; the next "
-                                             f"one may start in {wait:g} s", retry_after_s=wait)
+        token = await self.admit(1)
         try:
             turn, position = await database_sync_to_async(turns.create_turn)(
                 self.user, request, max_queued=settings.CHAT_MAX_QUEUED_TURNS)
@@ -253,6 +264,23 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await live.forget_turn(self.redis, self.user.id, token)
             raise
         await self.queue(turn, position, turns.RUN_TASK)
+
+    async def on_turn_compare(self, frame):
+        """One turn per effort, stored and queued together (an engine with several turn slots
+        runs them at once); each is answered with its own turn.queued, then streams as any
+        turn does. Counted as that many turns by the rate and queue limits."""
+        request = frames.turn_compare(frame, max_text_chars=settings.CHAT_MAX_TEXT_CHARS,
+                                      max_output_tokens=settings.CHAT_MAX_OUTPUT_TOKENS)
+        count = len(EFFORTS)
+        token = await self.admit(count)
+        try:
+            created = await database_sync_to_async(turns.create_comparison)(
+                self.user, request, max_queued=settings.CHAT_MAX_QUEUED_TURNS)
+        except BaseException:  # refused or failed: none of them counts against the minute
+            await live.forget_turn(self.redis, self.user.id, token, count)
+            raise
+        for turn, position in created:
+            await self.queue(turn, position, turns.RUN_TASK)
 
     async def on_turn_cancel(self, frame):
         turn_id = frames.positive_id(frame, "turn_id")
@@ -307,8 +335,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         with one that the socket will get for the turn, so the browser can tell a gap."""
         if position is None:
             position = await database_sync_to_async(turn.queue_position)()
-        frame = events.turn_queued(turn.request_id, turn.conversation_id, turn.id, position,
-                                   await live.worker_summary(self.redis))
+        frame = queued_frame(turn, position, await live.worker_summary(self.redis))
         frame["next_seq"] = next_seq
         return frame
 
@@ -321,6 +348,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     HANDLERS = {
         "turn.create": on_turn_create,
+        "turn.compare": on_turn_compare,
         "turn.cancel": on_turn_cancel,
         "tool.output": on_tool_output,
         "turn.subscribe": on_turn_subscribe,

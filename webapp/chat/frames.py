@@ -216,10 +216,48 @@ def harmony_settings(effort: str, settings: dict, date: str | None = None) -> ha
     )
 
 
-def turn_create(frame: dict, *, max_text_chars: int, max_output_tokens: int) -> TurnRequest:
+@dataclass
+class CompareRequest:
+    """turn.compare: either a new prompt (`text`, `settings`, `conversation_id` or None) or
+    an earlier turn's (`turn_id`), to be run at every effort."""
+    request_id: str
+    conversation_id: int | None = None
+    text: str | None = None
+    settings: dict = field(default_factory=dict)
+    turn_id: int | None = None
+
+
+def request_id_of(frame: dict) -> str:
     request_id = frame.get("request_id", "")
     if not isinstance(request_id, str) or len(request_id) > REQUEST_ID_CHARS:
         raise invalid(f"request_id must be a string of at most {REQUEST_ID_CHARS} characters")
+    return request_id
+
+
+def turn_compare(frame: dict, *, max_text_chars: int, max_output_tokens: int) -> CompareRequest:
+    request_id = request_id_of(frame)
+    turn_id = positive_id(frame, "turn_id", optional=True)
+    if turn_id is not None:
+        extra = sorted({"conversation_id", "text", "settings", "effort"} & set(frame))
+        if extra:  # the earlier turn's are used: a second source would be ambiguous
+            raise invalid(f"turn.compare with turn_id takes the turn's own text and settings; "
+                          f"drop {', '.join(extra)}")
+        return CompareRequest(request_id=request_id, turn_id=turn_id)
+    if "text" not in frame:
+        raise invalid("turn.compare needs text (a new prompt) or turn_id (an earlier turn's)")
+    if "effort" in frame:
+        raise invalid("turn.compare runs every effort; drop effort")
+    return CompareRequest(
+        request_id=request_id,
+        conversation_id=positive_id(frame, "conversation_id", optional=True),
+        text=text_of(frame, "text", max_text_chars),
+        settings=turn_settings(frame.get("settings"), max_output_tokens=max_output_tokens,
+                               max_text_chars=max_text_chars),
+    )
+
+
+def turn_create(frame: dict, *, max_text_chars: int, max_output_tokens: int) -> TurnRequest:
+    request_id = request_id_of(frame)
     effort = frame.get("effort")
     if effort not in harmony.EFFORTS:
         raise invalid(f"effort must be one of {', '.join(harmony.EFFORTS)}, got {shown(effort)}")

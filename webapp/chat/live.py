@@ -102,30 +102,35 @@ def now() -> float:
 
 
 RATE_WINDOW_S = 60
-# One atomic step per turn.create: forget the starts that left the window, then admit this one
-# (its time added) if fewer than the limit remain, or say when the oldest leaves the window.
+# One atomic step per turn.create (or turn.compare, which starts several turns): forget the
+# starts that left the window, then admit these ARGV[5] turns (their time added, one member
+# each) if the limit leaves room for all of them, or say when enough of the oldest have left.
 # Sockets of one user on several Daphne processes share the window without a race.
 _ADMIT = """
 local key, now, window = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+local limit, count = tonumber(ARGV[3]), tonumber(ARGV[5])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-if redis.call('ZCARD', key) < tonumber(ARGV[3]) then
-  redis.call('ZADD', key, now, ARGV[4])
+local held = redis.call('ZCARD', key)
+if held + count <= limit then
+  for i = 1, count do redis.call('ZADD', key, now, ARGV[4] .. '#' .. i) end
   redis.call('EXPIRE', key, window + 1)
   return ''
 end
-local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-return tostring(tonumber(oldest[2]) + window - now)
+local leaving = redis.call('ZRANGE', key, held + count - limit - 1, held + count - limit - 1, 'WITHSCORES')
+return tostring(tonumber(leaving[2]) + window - now)
 """
 
 
-async def admit_turn(client, user_id: int, per_minute: int) -> tuple[str | None, float]:
-    """Count a turn.create against the user's sliding minute: (a token that `forget_turn` takes,
-    0) when it is admitted, (None, seconds until the oldest start leaves the window) when the
-    user already started `per_minute` turns in the last 60 s."""
+async def admit_turn(client, user_id: int, per_minute: int,
+                     count: int = 1) -> tuple[str | None, float]:
+    """Count `count` turns (a turn.create's one, a turn.compare's three; at most `per_minute`)
+    against the user's sliding minute: (a token that `forget_turn` takes, 0) when they are
+    admitted, all of them, (None, seconds until enough of the oldest starts leave the window)
+    when the user's starts in the last 60 s leave no room for them."""
     at = now()
     token = f"{at!r}:{uuid.uuid4().hex[:8]}"
     answer = await client.eval(_ADMIT, 1, rate_key(user_id), repr(at), RATE_WINDOW_S,
-                               per_minute, token)
+                               per_minute, token, count)
     answer = answer.decode() if isinstance(answer, bytes) else answer
     if not answer:
         return token, 0.0
@@ -133,9 +138,9 @@ async def admit_turn(client, user_id: int, per_minute: int) -> tuple[str | None,
     return None, max(math.ceil(float(answer) * 10) / 10, 0.1)
 
 
-async def forget_turn(client, user_id: int, token: str) -> None:
-    """A turn admitted by `admit_turn` that was not started after all (refused, or failed)."""
-    await client.zrem(rate_key(user_id), token)
+async def forget_turn(client, user_id: int, token: str, count: int = 1) -> None:
+    """Turns admitted by `admit_turn` that were not started after all (refused, or failed)."""
+    await client.zrem(rate_key(user_id), *(f"{token}#{i}" for i in range(1, count + 1)))
 
 
 # ---- sync side: the worker ------------------------------------------------------------------

@@ -37,6 +37,21 @@ class Conversation(models.Model):
         return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1] + "…"
 
 
+class Comparison(models.Model):
+    """One prompt run at every effort as a side experiment: its turns (Turn.comparison) share
+    the user's text, history and settings, and none of them enters a later turn's history."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE,
+                                     related_name="comparisons")
+    # the earlier turn whose prompt was compared (null: asked from the composer)
+    source_turn = models.ForeignKey("Turn", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="comparisons_of")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"comparison {self.pk}"
+
+
 class Turn(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -71,6 +86,8 @@ class Turn(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     regenerated_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
                                          related_name="regenerations")
+    comparison = models.ForeignKey(Comparison, null=True, blank=True, on_delete=models.CASCADE,
+                                   related_name="turns")
 
     class Meta:
         indexes = [models.Index(fields=["status", "queued_at"])]
@@ -101,12 +118,22 @@ class Turn(models.Model):
         metrics.update(known)
         return metrics
 
+    def history_end(self) -> int:
+        """The turn id before which the conversation's turns make this turn's history: a
+        regeneration continues its original's, and a comparison's turn that of the turn it
+        compares (or, asked from the composer, everything before it)."""
+        source = self.comparison.source_turn if self.comparison_id else None
+        if source is not None:
+            return source.history_end()
+        return self.regenerated_from_id or self.id
+
     def history(self) -> list[harmony.Msg]:
         """Earlier turns of the conversation that ended with an answer (or were stopped), each
         as its user message and stored messages; of a turn regenerated several times only the
-        latest version counts, and a regeneration continues the history its original had."""
-        before = self.regenerated_from_id or self.id
-        earlier = list(self.conversation.turns.filter(id__lt=before).order_by("id"))
+        latest version counts, and a regeneration continues the history its original had.
+        Comparisons' turns are side experiments: never part of a history."""
+        earlier = list(self.conversation.turns.filter(id__lt=self.history_end(),
+                                                      comparison__isnull=True).order_by("id"))
         parent = {t.id: t.regenerated_from_id for t in earlier}
 
         def root(turn_id):

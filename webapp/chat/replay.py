@@ -32,12 +32,22 @@ def message_frames(turn_id, message) -> list[dict]:
     return frames
 
 
+def queued_frame(turn, position: int | None, workers: dict | None = None) -> dict:
+    """The turn's turn.queued; a comparison's turn also says which comparison and effort
+    (docs/protocol.md, "turn.compare")."""
+    frame = events.turn_queued(turn.request_id, turn.conversation_id, turn.id, position, workers)
+    if turn.comparison_id is not None:
+        frame["comparison_id"] = turn.comparison_id
+        frame["effort"] = turn.effort
+    return frame
+
+
 def turn_frames(turn) -> list[dict]:
     """The frames of `turn` in stream order: queued, started, each message (a tool call is
     followed by its `tool.call`; a server-run tool's answer is preceded by its
     `tool.result`), then `tool.awaiting` for a turn paused on a call, or `turn.done`."""
     turn_id = turn.id
-    frames = [events.turn_queued(turn.request_id, turn.conversation_id, turn_id, None)]
+    frames = [queued_frame(turn, None)]
     if turn.started_at is not None:
         frames.append(events.turn_started(turn_id, turn.model, turn.device, turn.worker))
 

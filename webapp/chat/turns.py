@@ -19,8 +19,10 @@ from django.utils import timezone
 
 from inference import events
 
-from .frames import FrameError, TurnRequest
-from .models import Conversation, Turn
+from inference.harmony import EFFORTS
+
+from .frames import CompareRequest, FrameError, TurnRequest
+from .models import Comparison, Conversation, Turn
 
 RUN_TASK, RESUME_TASK = "chat.run_turn", "chat.resume_turn"
 # A turn.create refused because the user's turns fill the queue says to retry after this long:
@@ -79,31 +81,47 @@ def user_turns(user_id: int, status: str) -> int:
     return Turn.objects.filter(conversation__user_id=user_id, status=status).count()
 
 
+def check_queue_room(user, adding: int, max_queued: int | None) -> None:
+    """Within the caller's transaction: refuse (too_many_turns) `adding` more queued turns when
+    the user would then have over `max_queued` waiting for a worker."""
+    if max_queued is None:
+        return
+    lock_user(user.pk)
+    waiting = user_turns(user.pk, Turn.Status.QUEUED)
+    if waiting + adding > max_queued:
+        message = (f"{waiting} of your turns are waiting for a worker, the most you may have "
+                   f"queued; send this when one of them has started") if adding == 1 else (
+                   f"{waiting} of your turns are waiting for a worker and this adds {adding}, "
+                   f"over the {max_queued} you may have queued; send it when enough of them "
+                   f"have started")
+        raise FrameError("too_many_turns", message, retry_after_s=QUEUE_FULL_RETRY_S)
+
+
+def conversation_for(user, conversation_id: int | None, text: str) -> Conversation:
+    """The user's conversation `conversation_id`, or a new one titled after `text`."""
+    if conversation_id is None:
+        return Conversation.objects.create(user=user, title=Conversation.title_for(text))
+    conversation = Conversation.objects.filter(id=conversation_id, user=user).first()
+    if conversation is None:
+        raise FrameError("not_found", f"no conversation {conversation_id} of yours")
+    return conversation
+
+
 def create_turn(user, request: TurnRequest, max_queued: int | None = None) -> tuple[Turn, int]:
     """Store a new queued turn (and its conversation if new); return it with its queue
     position. `enqueue` hands it to a worker. A user who already has `max_queued` turns
     waiting for a worker is refused (too_many_turns)."""
     with transaction.atomic():
-        if max_queued is not None:
-            lock_user(user.pk)
-            waiting = user_turns(user.pk, Turn.Status.QUEUED)
-            if waiting >= max_queued:
-                raise FrameError("too_many_turns",
-                                 f"{waiting} of your turns are waiting for a worker, the most "
-                                 f"you may have queued; send this when one of them has started",
-                                 retry_after_s=QUEUE_FULL_RETRY_S)
-        if request.conversation_id is None:
-            conversation = Conversation.objects.create(user=user,
-                                                       title=Conversation.title_for(request.text))
-        else:
-            conversation = Conversation.objects.filter(id=request.conversation_id, user=user).first()
-            if conversation is None:
-                raise FrameError("not_found", f"no conversation {request.conversation_id} of yours")
+        check_queue_room(user, 1, max_queued)
+        conversation = conversation_for(user, request.conversation_id, request.text)
         regenerated_from = None
         if request.regenerated_from is not None:
             regenerated_from = conversation.turns.filter(id=request.regenerated_from).first()
             if regenerated_from is None:
                 raise FrameError("not_found", f"no turn {request.regenerated_from} in this conversation")
+            if regenerated_from.comparison_id is not None:  # it would enter the history
+                raise FrameError("invalid", f"turn {request.regenerated_from} belongs to an "
+                                            f"effort comparison, which cannot be regenerated")
         turn = Turn.objects.create(
             conversation=conversation, request_id=request.request_id, user_text=request.text,
             effort=request.effort, settings=request.settings, regenerated_from=regenerated_from,
@@ -111,6 +129,29 @@ def create_turn(user, request: TurnRequest, max_queued: int | None = None) -> tu
         )
         Conversation.objects.filter(id=conversation.id).update(updated_at=turn.queued_at)
     return turn, turn.queue_position()
+
+
+def create_comparison(user, request: CompareRequest,
+                      max_queued: int | None = None) -> list[tuple[Turn, int]]:
+    """Store a comparison and one queued turn per effort (low first), all in one transaction:
+    the same text and settings as `request`, or as its earlier turn `turn_id` (whose history
+    the turns then share). Returns each turn with its queue position; `enqueue` hands them on."""
+    with transaction.atomic():
+        check_queue_room(user, len(EFFORTS), max_queued)
+        source = None
+        if request.turn_id is not None:
+            source = owned_turn(user, request.turn_id)
+            conversation, text, settings = source.conversation, source.user_text, source.settings
+        else:
+            conversation = conversation_for(user, request.conversation_id, request.text)
+            text, settings = request.text, request.settings
+        comparison = Comparison.objects.create(conversation=conversation, source_turn=source)
+        created = [Turn.objects.create(
+            conversation=conversation, comparison=comparison, request_id=request.request_id,
+            user_text=text, effort=effort, settings=settings, celery_task_id=str(uuid.uuid4()),
+        ) for effort in EFFORTS]
+        Conversation.objects.filter(id=conversation.id).update(updated_at=created[-1].queued_at)
+    return [(turn, turn.queue_position()) for turn in created]
 
 
 def claim(turn_id: int, hostname: str, resume: bool, max_running: int | None = None) -> Turn | None:

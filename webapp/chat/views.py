@@ -46,12 +46,31 @@ def turn_payload(turn) -> dict:
     }
 
 
+def comparison_payload(comparison) -> dict:
+    """A comparison as the browser redraws it: its prompt, the turn it compared (or null) and
+    its turns, one per effort in EFFORTS order."""
+    turns = sorted(comparison.turns.all(), key=lambda t: EFFORTS.index(t.effort))
+    return {
+        "comparison_id": comparison.id,
+        "source_turn_id": comparison.source_turn_id,
+        "created_at": comparison.created_at.isoformat(),
+        "user_text": turns[0].user_text if turns else "",
+        "settings": (turns[0].settings or {}) if turns else {},
+        "turns": [turn_payload(turn) for turn in turns],
+    }
+
+
 def conversation_payload(conversation) -> dict:
-    turns = conversation.turns.order_by("queued_at", "id").prefetch_related("messages")
+    """The conversation's turns (comparisons' turns apart) and its comparisons, each in the
+    order it was asked; the browser places a comparison before the first turn asked after it
+    (by turn id)."""
+    turns = conversation.turns.filter(comparison__isnull=True).order_by("queued_at", "id")
+    comparisons = conversation.comparisons.order_by("id").prefetch_related("turns__messages")
     return {
         "id": conversation.id,
         "title": conversation.title,
-        "turns": [turn_payload(turn) for turn in turns],
+        "turns": [turn_payload(turn) for turn in turns.prefetch_related("messages")],
+        "comparisons": [comparison_payload(comparison) for comparison in comparisons],
     }
 
 
