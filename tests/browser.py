@@ -1,13 +1,16 @@
 """What the browser tests share: Debian's chromium and its flags, the artifacts folder, the
-chat page's turns as drawn, logging in through the form and waiting for the next drawn frame.
-The `browser_page` fixture (a page on the live site) is in conftest.py."""
+chat page's turns as drawn, logging in through the form, waiting for the next drawn frame, and
+a serverless page of the chat's static modules (`static_harness`). The `browser_page` fixture
+(a page on the live site) is in conftest.py."""
 
 from __future__ import annotations
 
+import mimetypes
 import re
 from pathlib import Path
 
-from playwright.sync_api import expect
+import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from tests.live_site import PASSWORD
 
@@ -80,3 +83,54 @@ def assert_accessible(page, context: str | None = None):
     assert not violations, "axe-core found:\n" + "\n".join(
         f"- {v['id']} ({v['impact']}): {v['help']} — {len(v['nodes'])} elements, e.g. "
         f"{v['nodes'][:3]}" for v in violations)
+
+
+HARNESS_ORIGIN = "http://ui.test"
+
+
+def markdown_libraries() -> str:
+    """The chat page's tags for the libraries static/chat/markdown.js uses (its template
+    templates/chat/markdown_libraries.html), with their static paths."""
+    template = (ROOT / "templates/chat/markdown_libraries.html").read_text()
+    template = re.sub(r"\{% static '([^']+)' %\}", r"/static/\1", template)
+    return re.sub(r"\{%.*?%\}|\{#.*?#\}", "", template)
+
+
+def static_harness(body: str, script: str):
+    """Yields a page of Debian's chromium, with no server, holding `body`, the Markdown
+    libraries and app.css, and the ES module `script` (which sets window.ready), served with
+    the site's Content-Security-Policy from this checkout's static/. Errors thrown in the page
+    and CSP violations fail the test."""
+    from django.conf import settings
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"the browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    html = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>harness</title>'
+            f'{markdown_libraries()}<link rel="stylesheet" href="/static/css/app.css">'
+            f'<script type="module" src="/harness.js"></script></head><body>{body}</body></html>')
+
+    def serve(route):
+        path = route.request.url[len(HARNESS_ORIGIN):].split("?")[0]
+        if path.startswith("/static/"):
+            file = ROOT / path.lstrip("/")
+            kind = "text/javascript" if file.suffix == ".js" else mimetypes.guess_type(file.name)[0]
+            route.fulfill(path=file, content_type=kind)
+        elif path == "/harness.js":
+            route.fulfill(body=script, content_type="text/javascript")
+        else:
+            route.fulfill(body=html, content_type="text/html",
+                          headers={"Content-Security-Policy": settings.CONTENT_SECURITY_POLICY})
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(error))
+        page.on("console", lambda message: errors.append(message.text[:120])
+                if "Content Security Policy" in message.text else None)
+        page.route(f"{HARNESS_ORIGIN}/**", serve)
+        page.goto(HARNESS_ORIGIN + "/")
+        page.wait_for_function("window.ready === true")
+        yield page
+        browser.close()
+        assert not errors, errors
