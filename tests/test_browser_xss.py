@@ -3,10 +3,11 @@ runs or becomes markup, live or after a reload.
 
 A turn stored in the real site's database (tests/live_site.py) has script payloads in its
 analysis, in a tool call's arguments and the tool's output (commentary), in a preamble and in its
-final answer (raw HTML, `javascript:` links in Markdown, `<svg onload>`, HTML entities). Live:
-the chat page asks a question and Playwright's WebSocket route answers in the site's place with
-that turn's frames (webapp/chat/replay.py, `seq`-numbered, every delta cut into short pieces so
-that half-written tags are drawn too). After a reload the site itself renders the stored turn.
+final answer (raw HTML, `javascript:` and `data:` links in Markdown, `<svg onload>`, HTML
+entities, math with `\\href` and `\\htmlClass`). Live: the chat page asks a question and
+Playwright's WebSocket route answers in the site's place with that turn's frames
+(webapp/chat/replay.py, `seq`-numbered, every delta cut into short pieces so that half-written
+tags are drawn too). After a reload the site itself renders the stored turn.
 Both times no dialog opens (every payload calls alert), no element or event handler is
 injected, and the payloads are shown as text. Screenshots go to tests/artifacts/.
 """
@@ -41,6 +42,11 @@ FINAL = "\n\n".join([
     "`<img src=x onerror=alert(22)>`",
     "```html\n<script>alert(23)</script>\n```",
     "[data](data:text/html,<script>alert(24)</script>)",
+    # aimed at the renderer's parts: KaTeX (untrusted: no \href, \url, \html…), linkify, DOMPurify
+    r"Math $\href{javascript:alert(25)}{math link}$ and \(\url{javascript:alert(26)}\)",
+    r"$$\htmlClass{injected}{x} \htmlId{injected}{y} \htmlStyle{position:fixed}{z}$$",
+    "[data64](data:text/html;base64,PHNjcmlwdD5hbGVydCgyNyk8L3NjcmlwdD4=) <style>body{display:none}</style>",
+    "https://example.com/<img src=x onerror=alert(28)> and <javascript:alert(29)>",
 ])
 PAYLOADS = {"analysis": ANALYSIS, "arguments": ARGUMENTS, "tool_output": TOOL_OUTPUT,
             "preamble": PREAMBLE, "final": FINAL, "user_text": USER_TEXT}
@@ -85,7 +91,8 @@ INJECTED = """() => {
     [...n.attributes].filter((a) => a.name.startsWith("on")).map((a) => `${n.tagName} ${a.name}`));
   const links = [...document.querySelectorAll("a[href]")].map((a) => a.href).filter((h) => !/^https?:/.test(h));
   return {
-    elements: inside("img, svg, script, iframe, details, object, embed"), handlers, links,
+    elements: inside("img, svg, script, iframe, details, object, embed, style, .injected, #injected"),
+    handlers, links,
     text: Object.fromEntries(bodies.map((b) => [b.dataset.slot, b.textContent])),
   };
 }"""
@@ -128,7 +135,9 @@ def assert_inert(page, dialogs, when):
     # a Markdown link to an unsafe target keeps its label, unlinked; raw HTML is shown as text
     for shown in ("click me", "mixed case", '<a href="javascript:alert(14)">raw link</a>',
                   "<img src=x onerror=alert(16)>", "<svg onload=alert(17)>", "<script>alert(23)</script>",
-                  '<iframe src="javascript:alert(20)"></iframe>', "<details open ontoggle=alert(21)>"):
+                  '<iframe src="javascript:alert(20)"></iframe>', "<details open ontoggle=alert(21)>",
+                  "<script>alert(18)</script>", "<style>body{display:none}</style>",
+                  "<img src=x onerror=alert(28)>"):
         assert shown in text["final-body"], (when, shown)
 
 
