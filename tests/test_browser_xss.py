@@ -15,12 +15,11 @@ injected, and the payloads are shown as text. Screenshots go to tests/artifacts/
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from playwright.sync_api import expect
 
-from tests.browser import ARTIFACTS, CHAT_SOCKET, ROOT, after_the_next_frame, drawn_turns, log_in
+from tests.browser import (ARTIFACTS, after_the_next_frame, answer_with_stored_turn, drawn_turns,
+                           log_in, site_shell)
 
 USER_TEXT = 'Show me <img src=x onerror=alert("user")> please'
 ANALYSIS = ("Think <img src=x onerror=alert(1)> and <script>alert(2)</script> "
@@ -98,26 +97,6 @@ INJECTED = """() => {
 }"""
 
 
-def store_turn(site) -> dict:
-    run = subprocess.run([sys.executable, "manage.py", "shell", "-c", STORE], cwd=ROOT,
-                         env={**site.env, "XSS_PAYLOADS": json.dumps(PAYLOADS)},
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
-
-
-def in_pieces(frames, size=7):
-    """The turn's frames as a worker streams them: deltas in short pieces, every frame `seq`d."""
-    out = []
-    for frame in frames:
-        if frame["type"] == "message.delta":
-            text = frame["text"]
-            out += [{**frame, "text": text[i:i + size]} for i in range(0, len(text), size)]
-        else:
-            out.append(frame)
-    return [{**frame, "seq": n} for n, frame in enumerate(out)]
-
-
 def assert_inert(page, dialogs, when):
     page.wait_for_timeout(300)  # an <img src=x> fails to load, an onerror would run, by now
     for link in page.locator(".turn [data-slot=final-body] a").all():
@@ -145,24 +124,10 @@ def test_payloads_in_every_channel_run_nothing_live_or_after_reload(site, browse
     page = browser_page
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    stored = store_turn(site)
-    frames = in_pieces(stored["frames"][1:])
-
-    def site_stand_in(ws):
-        def answer(message):
-            frame = json.loads(message)
-            if frame["type"] == "ping":
-                ws.send(json.dumps({"type": "pong"}))
-            elif frame["type"] == "turn.create":
-                ws.send(json.dumps({"type": "turn.queued", "request_id": frame["request_id"],
-                                    "conversation_id": stored["conversation_id"],
-                                    "turn_id": stored["turn_id"], "queue_position": 0, "next_seq": 0}))
-                for item in frames:
-                    ws.send(json.dumps(item))
-        ws.on_message(answer)
+    stored = site_shell(site, STORE, XSS_PAYLOADS=json.dumps(PAYLOADS))
 
     log_in(page, site)  # through the real site's socket
-    page.route_web_socket(CHAT_SOCKET, site_stand_in)
+    answer_with_stored_turn(page, stored)
     page.reload()  # the chat socket now ends at the stand-in
     expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=20000)
     page.click("label.effort-opt:has-text('High')")
