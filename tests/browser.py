@@ -214,7 +214,7 @@ def static_harness(body: str, script: str):
 
 
 # The controls a keyboard user can reach on the page as drawn, in document order: visible,
-# enabled, not taken out of the tab order; of a radio group only its checked radio (Tab
+# enabled, not inert nor taken out of the tab order; of a radio group only its checked radio (Tab
 # enters the group there, the arrow keys move within it).
 FOCUSABLE = """() => {
   const controls = [...document.querySelectorAll(

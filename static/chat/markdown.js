@@ -35,7 +35,8 @@ const typeset = {
 md.use(texmath, {
   engine: typeset,
   delimiters: ["dollars", "brackets"],
-  katexOptions: { throwOnError: false, trust: false, strict: "ignore", maxExpand: 200 },
+  // untrusted: no \href, \url, \html…; bounded macro expansion and box sizes
+  katexOptions: { throwOnError: false, trust: false, strict: "ignore", maxExpand: 200, maxSize: 20 },
 });
 
 const rules = md.renderer.rules;
@@ -82,16 +83,17 @@ function renderHtml(html) {
   return [...fragment.childNodes];
 }
 
-// The top-level blocks of a token stream, each with the source lines it was parsed from.
-function topLevelBlocks(tokens, lines) {
+// The top-level blocks of a token stream, each keyed by the source lines it was parsed from
+// and the link references of the whole text (null: no source map, never kept).
+function topLevelBlocks(tokens, lines, references) {
   const blocks = [];
   let start = 0;
   for (let i = 0; i < tokens.length; i += 1) {
     const token = tokens[i];
     if (token.level !== 0 || token.nesting === 1) continue; // inside a block, or its opening
-    const first = tokens[start];
-    const source = first.map ? lines.slice(first.map[0], first.map[1]).join("\n") : "";
-    blocks.push({ tokens: tokens.slice(start, i + 1), source });
+    const { map } = tokens[start];
+    const key = map ? `${references}\0${lines.slice(map[0], map[1]).join("\n")}` : null;
+    blocks.push({ tokens: tokens.slice(start, i + 1), key });
     start = i + 1;
   }
   return blocks;
@@ -105,19 +107,18 @@ export function renderMarkdown(container, text) {
   const source = String(text).replace(/\r\n?/g, "\n");
   const env = {};
   const tokens = md.parse(source, env);
-  const references = JSON.stringify(env.references ?? {});
-  const blocks = topLevelBlocks(tokens, source.split("\n"));
+  const blocks = topLevelBlocks(tokens, source.split("\n"), JSON.stringify(env.references ?? {}));
   const before = drawn.get(container) ?? [];
   if (!drawn.has(container)) container.replaceChildren(); // drawn by something else before
   let same = 0;
-  while (same < blocks.length && same < before.length &&
-         before[same].key === `${references}\0${blocks[same].source}`) same += 1;
+  while (same < blocks.length && same < before.length && blocks[same].key !== null &&
+         before[same].key === blocks[same].key) same += 1;
   for (const old of before.slice(same)) for (const node of old.nodes) node.remove();
   const after = before.slice(0, same);
   for (const block of blocks.slice(same)) {
     const nodes = renderHtml(md.renderer.render(block.tokens, md.options, env));
     container.append(...nodes);
-    after.push({ key: `${references}\0${block.source}`, nodes });
+    after.push({ key: block.key, nodes });
   }
   drawn.set(container, after);
 }
