@@ -3,10 +3,11 @@ runs or becomes markup, live or after a reload.
 
 A turn stored in the real site's database (tests/live_site.py) has script payloads in its
 analysis, in a tool call's arguments and the tool's output (commentary), in a preamble and in its
-final answer (raw HTML, `javascript:` links in Markdown, `<svg onload>`, HTML entities). Live:
-the chat page asks a question and Playwright's WebSocket route answers in the site's place with
-that turn's frames (webapp/chat/replay.py, `seq`-numbered, every delta cut into short pieces so
-that half-written tags are drawn too). After a reload the site itself renders the stored turn.
+final answer (raw HTML, `javascript:` and `data:` links in Markdown, `<svg onload>`, HTML
+entities, math with `\\href` and `\\htmlClass`). Live: the chat page asks a question and
+Playwright's WebSocket route answers in the site's place with that turn's frames
+(webapp/chat/replay.py, `seq`-numbered, every delta cut into short pieces so that half-written
+tags are drawn too). After a reload the site itself renders the stored turn.
 Both times no dialog opens (every payload calls alert), no element or event handler is
 injected, and the payloads are shown as text. Screenshots go to tests/artifacts/.
 """
@@ -14,12 +15,11 @@ injected, and the payloads are shown as text. Screenshots go to tests/artifacts/
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from playwright.sync_api import expect
 
-from tests.browser import ARTIFACTS, CHAT_SOCKET, ROOT, after_the_next_frame, drawn_turns, log_in
+from tests.browser import (ARTIFACTS, after_the_next_frame, answer_with_stored_turn, drawn_turns,
+                           log_in, site_shell)
 
 USER_TEXT = 'Show me <img src=x onerror=alert("user")> please'
 ANALYSIS = ("Think <img src=x onerror=alert(1)> and <script>alert(2)</script> "
@@ -41,6 +41,11 @@ FINAL = "\n\n".join([
     "`<img src=x onerror=alert(22)>`",
     "```html\n<script>alert(23)</script>\n```",
     "[data](data:text/html,<script>alert(24)</script>)",
+    # aimed at the renderer's parts: KaTeX (untrusted: no \href, \url, \html…), linkify, DOMPurify
+    r"Math $\href{javascript:alert(25)}{math link}$ and \(\url{javascript:alert(26)}\)",
+    r"$$\htmlClass{injected}{x} \htmlId{injected}{y} \htmlStyle{position:fixed}{z}$$",
+    "[data64](data:text/html;base64,PHNjcmlwdD5hbGVydCgyNyk8L3NjcmlwdD4=) <style>body{display:none}</style>",
+    "https://example.com/<img src=x onerror=alert(28)> and <javascript:alert(29)>",
 ])
 PAYLOADS = {"analysis": ANALYSIS, "arguments": ARGUMENTS, "tool_output": TOOL_OUTPUT,
             "preamble": PREAMBLE, "final": FINAL, "user_text": USER_TEXT}
@@ -85,30 +90,11 @@ INJECTED = """() => {
     [...n.attributes].filter((a) => a.name.startsWith("on")).map((a) => `${n.tagName} ${a.name}`));
   const links = [...document.querySelectorAll("a[href]")].map((a) => a.href).filter((h) => !/^https?:/.test(h));
   return {
-    elements: inside("img, svg, script, iframe, details, object, embed"), handlers, links,
+    elements: inside("img, svg, script, iframe, details, object, embed, style, .injected, #injected"),
+    handlers, links,
     text: Object.fromEntries(bodies.map((b) => [b.dataset.slot, b.textContent])),
   };
 }"""
-
-
-def store_turn(site) -> dict:
-    run = subprocess.run([sys.executable, "manage.py", "shell", "-c", STORE], cwd=ROOT,
-                         env={**site.env, "XSS_PAYLOADS": json.dumps(PAYLOADS)},
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
-
-
-def in_pieces(frames, size=7):
-    """The turn's frames as a worker streams them: deltas in short pieces, every frame `seq`d."""
-    out = []
-    for frame in frames:
-        if frame["type"] == "message.delta":
-            text = frame["text"]
-            out += [{**frame, "text": text[i:i + size]} for i in range(0, len(text), size)]
-        else:
-            out.append(frame)
-    return [{**frame, "seq": n} for n, frame in enumerate(out)]
 
 
 def assert_inert(page, dialogs, when):
@@ -128,7 +114,9 @@ def assert_inert(page, dialogs, when):
     # a Markdown link to an unsafe target keeps its label, unlinked; raw HTML is shown as text
     for shown in ("click me", "mixed case", '<a href="javascript:alert(14)">raw link</a>',
                   "<img src=x onerror=alert(16)>", "<svg onload=alert(17)>", "<script>alert(23)</script>",
-                  '<iframe src="javascript:alert(20)"></iframe>', "<details open ontoggle=alert(21)>"):
+                  '<iframe src="javascript:alert(20)"></iframe>', "<details open ontoggle=alert(21)>",
+                  "<script>alert(18)</script>", "<style>body{display:none}</style>",
+                  "<img src=x onerror=alert(28)>"):
         assert shown in text["final-body"], (when, shown)
 
 
@@ -136,24 +124,10 @@ def test_payloads_in_every_channel_run_nothing_live_or_after_reload(site, browse
     page = browser_page
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    stored = store_turn(site)
-    frames = in_pieces(stored["frames"][1:])
-
-    def site_stand_in(ws):
-        def answer(message):
-            frame = json.loads(message)
-            if frame["type"] == "ping":
-                ws.send(json.dumps({"type": "pong"}))
-            elif frame["type"] == "turn.create":
-                ws.send(json.dumps({"type": "turn.queued", "request_id": frame["request_id"],
-                                    "conversation_id": stored["conversation_id"],
-                                    "turn_id": stored["turn_id"], "queue_position": 0, "next_seq": 0}))
-                for item in frames:
-                    ws.send(json.dumps(item))
-        ws.on_message(answer)
+    stored = site_shell(site, STORE, XSS_PAYLOADS=json.dumps(PAYLOADS))
 
     log_in(page, site)  # through the real site's socket
-    page.route_web_socket(CHAT_SOCKET, site_stand_in)
+    answer_with_stored_turn(page, stored)
     page.reload()  # the chat socket now ends at the stand-in
     expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=20000)
     page.click("label.effort-opt:has-text('High')")

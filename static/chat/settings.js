@@ -73,17 +73,29 @@ export class SettingsDrawer {
     this.changed();
   }
 
+  // While the drawer is open the page behind it is inert: the keyboard and screen readers stay
+  // in the drawer, as the eye does. Closing it gives focus back to what opened it.
   open() {
+    if (!this.drawer.hidden) return;
+    this.opener = document.activeElement;
     this.drawer.hidden = false;
     this.scrim.hidden = false;
+    for (const node of this.behind()) node.inert = true;
     requestAnimationFrame(() => this.drawer.classList.add("open"));
     this.form.elements.developer_instructions.focus();
   }
 
   close() {
+    if (this.drawer.hidden) return;
     this.drawer.classList.remove("open");
     this.drawer.hidden = true;
     this.scrim.hidden = true;
+    for (const node of this.behind()) node.inert = false;
+    this.opener?.focus();
+  }
+
+  behind() {
+    return [...this.drawer.parentElement.children].filter((node) => node !== this.drawer && node !== this.scrim);
   }
 
   reset() {
