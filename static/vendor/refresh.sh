@@ -9,6 +9,7 @@ root="$(cd "$here/../.." && pwd)"
 # package@version  destination  files inside the package (the licence is always copied)
 packages=(
   "axe-core@4.14.1 $root/tests/vendor/axe-core axe.min.js"
+  "chart.js@4.6.2 $root/static/vendor/chart.js dist/chart.umd.min.js"
 )
 
 work="$(mktemp -d)"
@@ -20,10 +21,11 @@ for entry in "${packages[@]}"; do
   tarball="$work/$(echo "${spec%@*}" | tr -d @ | tr / -)-${spec##*@}.tgz"
   rm -rf "$work/package" "$dest" && mkdir -p "$dest"
   tar xzf "$tarball" -C "$work"
-  for f in $files LICENSE; do
+  for f in $files; do
     mkdir -p "$dest/$(dirname "$f")"
     cp -r "$work/package/$f" "$dest/$f"
   done
+  cp "$work"/package/LICEN[CS]E* "$dest/"  # LICENSE, LICENSE.md, …: as the package names it
   echo "$spec ${dest#$root/}" >> "$here/VERSIONS.new"
 done
 mv "$here/VERSIONS.new" "$here/VERSIONS"
