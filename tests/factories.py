@@ -73,8 +73,9 @@ def usage_turn(day, model, effort, metrics, status="completed") -> dict:
 
 
 # Turns of early March 2020 for the usage figures: in the range 2020-03-01 to 2020-03-05, four
-# finished 20b turns and three nano ones (one stored before engines were recorded); a running
-# turn, one without metrics and one of February, which the figures leave out.
+# finished 20b turns and three nano ones (one stored before engines were recorded); a turn paused
+# on a tool call (its metrics so far are stored; no sweeper ends it), one without metrics and one
+# of February, which the figures leave out.
 USAGE_TURNS = [
     usage_turn("2020-03-02", "gpt-oss-20b", "high", usage_metrics(100, 20, 50, 200.0, 50.0, "vllm")),
     usage_turn("2020-03-02", "gpt-oss-20b", "low", usage_metrics(10, 0, 30, 100.0, 70.0, "vllm")),
@@ -83,7 +84,7 @@ USAGE_TURNS = [
     usage_turn("2020-03-04", "gpt-oss-nano", "medium", usage_metrics(6, 0, 10, 50.0, 200.0, "transformers")),
     usage_turn("2020-03-04", "gpt-oss-20b", "high", usage_metrics(60, 0, 0, 400.0, 30.0, "vllm"), "cancelled"),
     usage_turn("2020-03-05", "gpt-oss-nano", "high", usage_metrics(), "failed"),
-    usage_turn("2020-03-02", "gpt-oss-20b", "high", usage_metrics(999, 999, 999, 1.0, 1.0, "vllm"), "running"),
+    usage_turn("2020-03-02", "gpt-oss-20b", "high", usage_metrics(999, 999, 999, 1.0, 1.0, "vllm"), "awaiting"),
     usage_turn("2020-03-03", "gpt-oss-20b", "high", None),
     usage_turn("2020-02-29", "gpt-oss-20b", "low", usage_metrics(500, 0, 500, 5.0, 5.0, "vllm")),
 ]

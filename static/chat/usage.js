@@ -4,7 +4,7 @@
 // final at once.
 
 const figures = JSON.parse(document.getElementById("page-data").textContent);
-const style = getComputedStyle(document.documentElement);
+const style = getComputedStyle(document.body); // the page's colours are set on its body class
 const colour = (name) => style.getPropertyValue(`--${name}`).trim();
 const CHANNEL_COLOURS = { analysis: colour("analysis"), commentary: colour("tools"), final: colour("final") };
 const EFFORTS = ["low", "medium", "high"];
@@ -25,8 +25,8 @@ function draw(id, type, labels, datasets, options = {}) {
   });
 }
 
-const stacked = { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } };
-const sideways = { indexAxis: "y", scales: { x: { beginAtZero: true } } };
+const stacked = { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } };
+const sideways = (unit) => ({ indexAxis: "y", scales: { x: { beginAtZero: true, title: { display: true, text: unit } } } });
 
 draw("chart-tokens", "bar", figures.days.map((d) => d.day),
   Object.entries(CHANNEL_COLOURS).map(([channel, backgroundColor]) => ({
@@ -36,15 +36,15 @@ draw("chart-tokens", "bar", figures.days.map((d) => d.day),
 const groups = figures.speed.map((row) => `${row.model} · ${row.engine}`);
 draw("chart-ttft", "bar", groups,
   [{ label: "median TTFT (ms)", backgroundColor: colour("accent"), data: figures.speed.map((r) => r.ttft_ms) }],
-  sideways);
+  sideways("median time to first token (ms)"));
 draw("chart-speed", "bar", groups,
   [{ label: "median decode (tok/s)", backgroundColor: colour("final"), data: figures.speed.map((r) => r.decode_tokens_per_s) }],
-  sideways);
+  sideways("median decode speed (tokens/s)"));
 
 draw("chart-effort", "bar", figures.efforts.map((row) => row.model),
   EFFORTS.map((effort) => ({
     label: effort, backgroundColor: colour(`effort-${effort}`), data: figures.efforts.map((row) => row[effort]),
-  })), stacked);
+  })), { indexAxis: "y", scales: { x: { stacked: true, beginAtZero: true, ticks: { precision: 0 } }, y: { stacked: true } } });
 
 if (figures.lint) {
   const codes = [...new Set(figures.lint.flatMap((row) => Object.keys(row.codes)))];
