@@ -127,7 +127,7 @@ def test_the_tokenizer_page_runs_under_its_csp(browser_page):
 
 def test_the_usage_page_draws_its_charts_under_its_csp(browser_page):
     visit(browser_page, "/usage/")
-    browser_page.wait_for_function("Chart.getChart('chart-tokens')?.data.labels.length === 30")
+    browser_page.wait_for_function("() => Chart.getChart('chart-tokens')?.data.labels.length === 30")
     no_violations(browser_page)
 
 

@@ -1,7 +1,8 @@
 """The usage page on the live site (Daphne, PostgreSQL) in Debian's chromium: a staff user signs
 in through the admin's login and the page draws its charts from the stored turns of
 tests/factories.py USAGE_TURNS — the figures each chart holds are the stored ones — with no
-serious accessibility violation. The screenshot is kept in tests/artifacts/usage.png."""
+serious accessibility violation. The screenshots are kept in tests/artifacts/ (usage.png, and
+usage-phone.png at a phone's width)."""
 
 from __future__ import annotations
 
@@ -32,14 +33,14 @@ def test_the_usage_page_draws_its_charts_from_stored_turns(site, browser_page):
     page.wait_for_url(site.base + MARCH)
     expect(page.locator("#usage-range")).to_have_text(
         "7 finished turns from 1 Mar 2020 to 5 Mar 2020.")
-    page.wait_for_function("['chart-tokens', 'chart-ttft', 'chart-speed', 'chart-effort']"
+    page.wait_for_function("() => ['chart-tokens', 'chart-ttft', 'chart-speed', 'chart-effort']"
                            ".every((id) => Chart.getChart(id))")
 
     assert page.evaluate(DRAWN, "chart-tokens") == [
         ["analysis", [0, 110, 0, 114, 0]], ["commentary", [0, 20, 0, 5, 0]],
         ["final", [0, 80, 0, 82, 0]]]
-    groups = ["gpt-oss-20b · vllm", "gpt-oss-nano · transformers", "gpt-oss-20b · transformers",
-              "gpt-oss-nano · unknown"]
+    groups = [["gpt-oss-20b", "vllm"], ["gpt-oss-nano", "transformers"],
+              ["gpt-oss-20b", "transformers"], ["gpt-oss-nano", "unknown"]]
     assert page.evaluate("Chart.getChart('chart-ttft').data.labels") == groups
     assert page.evaluate(DRAWN, "chart-ttft") == [["median TTFT (ms)", [200, 40, 900, None]]]
     assert page.evaluate(DRAWN, "chart-speed") == [["median decode (tok/s)", [50, 250, 12, None]]]
@@ -59,3 +60,7 @@ def test_the_usage_page_draws_its_charts_from_stored_turns(site, browser_page):
     assert_accessible(page)
     page.click("section[aria-labelledby=tokens-head] summary")
     page.screenshot(path=str(ARTIFACTS / "usage.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: one column
+    page.wait_for_function("() => Chart.getChart('chart-speed').width < 390")  # redrawn to fit
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(ARTIFACTS / "usage-phone.png"), full_page=True)

@@ -33,7 +33,7 @@ draw("chart-tokens", "bar", figures.days.map((d) => d.day),
     label: channel, backgroundColor, data: figures.days.map((d) => d[channel]),
   })), stacked);
 
-const groups = figures.speed.map((row) => `${row.model} · ${row.engine}`);
+const groups = figures.speed.map((row) => [row.model, row.engine]); // two lines: narrow on a phone
 draw("chart-ttft", "bar", groups,
   [{ label: "median TTFT (ms)", backgroundColor: colour("accent"), data: figures.speed.map((r) => r.ttft_ms) }],
   sideways("median time to first token (ms)"));
