@@ -68,7 +68,7 @@ def test_staff_see_the_figures_of_the_range_as_tables_and_page_data(staff, ada):
     for chart in ("chart-tokens", "chart-ttft", "chart-speed", "chart-effort"):
         assert f'id="{chart}" role="img" aria-label=' in html
     assert 'src="/static/vendor/chart.js/dist/chart.umd.min.js"' in html
-    assert 'id="lint-section"' not in html  # no lint column in this branch
+    assert ('id="lint-section"' in html) == usage_stats.lint_stored()
 
 
 def test_the_model_filter_is_kept_selected(staff, ada):

@@ -8,7 +8,7 @@ const style = getComputedStyle(document.body); // the page's colours are set on 
 const colour = (name) => style.getPropertyValue(`--${name}`).trim();
 const CHANNEL_COLOURS = { analysis: colour("analysis"), commentary: colour("tools"), final: colour("final") };
 const EFFORTS = ["low", "medium", "high"];
-const SERIES = [1, 2, 3, 4, 5, 6].map((n) => colour(`series-${n}`));
+const SERIES = [1, 2, 3, 4, 5, 6, 7, 8].map((n) => colour(`series-${n}`));
 
 Chart.defaults.font.family = colour("font");
 Chart.defaults.color = colour("muted");
@@ -26,6 +26,7 @@ function draw(id, type, labels, datasets, options = {}) {
 }
 
 const stacked = { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } };
+const perModel = { indexAxis: "y", scales: { x: { stacked: true, beginAtZero: true, ticks: { precision: 0 } }, y: { stacked: true } } };
 const sideways = (unit) => ({ indexAxis: "y", scales: { x: { beginAtZero: true, title: { display: true, text: unit } } } });
 
 draw("chart-tokens", "bar", figures.days.map((d) => d.day),
@@ -44,12 +45,12 @@ draw("chart-speed", "bar", groups,
 draw("chart-effort", "bar", figures.efforts.map((row) => row.model),
   EFFORTS.map((effort) => ({
     label: effort, backgroundColor: colour(`effort-${effort}`), data: figures.efforts.map((row) => row[effort]),
-  })), { indexAxis: "y", scales: { x: { stacked: true, beginAtZero: true, ticks: { precision: 0 } }, y: { stacked: true } } });
+  })), perModel);
 
 if (figures.lint) {
   const codes = [...new Set(figures.lint.flatMap((row) => Object.keys(row.codes)))];
   draw("chart-lint", "bar", figures.lint.map((row) => row.model),
     codes.map((code, i) => ({
       label: code, backgroundColor: SERIES[i % SERIES.length], data: figures.lint.map((row) => row.codes[code] || 0),
-    })), stacked);
+    })), perModel);
 }
