@@ -122,3 +122,39 @@ def turn_compare(**overrides) -> dict:
     """A valid turn.compare frame for a new prompt (docs/protocol.md), with `overrides`."""
     return {"type": "turn.compare", "request_id": "c1", "conversation_id": None,
             "text": "What is 12 * 34?", **overrides}
+def usage_metrics(analysis=0, commentary=0, final=0, ttft_ms=None, tok_s=None, engine=None) -> dict:
+    """A stored turn's metrics as far as the usage page reads them (`engine` left out where
+    None, as in turns stored before it was recorded)."""
+    metrics = {"tokens_by_channel": {"analysis": analysis, "commentary": commentary, "final": final},
+               "output_tokens": analysis + commentary + final, "ttft_ms": ttft_ms,
+               "decode_tokens_per_s": tok_s}
+    return {**metrics, "engine": engine} if engine else metrics
+
+
+def usage_turn(day, model, effort, metrics, status="completed") -> dict:
+    """A turn's fields for USAGE_TURNS, queued at 10:00 UTC on `day` (YYYY-MM-DD)."""
+    return {"queued_at": f"{day}T10:00:00+00:00", "model": model, "effort": effort,
+            "status": status, "metrics": metrics}
+
+
+# Turns of early March 2020 for the usage figures: in the range 2020-03-01 to 2020-03-05, four
+# finished 20b turns and three nano ones (one stored before engines were recorded); a turn paused
+# on a tool call (its metrics so far are stored; no sweeper ends it), one without metrics and one
+# of February, which the figures leave out.
+USAGE_TURNS = [
+    usage_turn("2020-03-02", "gpt-oss-20b", "high", usage_metrics(100, 20, 50, 200.0, 50.0, "vllm")),
+    usage_turn("2020-03-02", "gpt-oss-20b", "low", usage_metrics(10, 0, 30, 100.0, 70.0, "vllm")),
+    usage_turn("2020-03-04", "gpt-oss-20b", "medium", usage_metrics(40, 5, 60, 900.0, 12.0, "transformers")),
+    usage_turn("2020-03-04", "gpt-oss-nano", "low", usage_metrics(8, 0, 12, 30.0, 300.0, "transformers")),
+    usage_turn("2020-03-04", "gpt-oss-nano", "medium", usage_metrics(6, 0, 10, 50.0, 200.0, "transformers")),
+    usage_turn("2020-03-04", "gpt-oss-20b", "high", usage_metrics(60, 0, 0, 400.0, 30.0, "vllm"), "cancelled"),
+    usage_turn("2020-03-05", "gpt-oss-nano", "high", usage_metrics(), "failed"),
+    usage_turn("2020-03-02", "gpt-oss-20b", "high", usage_metrics(999, 999, 999, 1.0, 1.0, "vllm"), "awaiting"),
+    usage_turn("2020-03-03", "gpt-oss-20b", "high", None),
+    usage_turn("2020-02-29", "gpt-oss-20b", "low", usage_metrics(500, 0, 500, 5.0, 5.0, "vllm")),
+]
+
+
+def store_usage_turns(user):
+    """USAGE_TURNS, each in a conversation of `user`."""
+    return [stored_turn(user, **fields) for fields in USAGE_TURNS]

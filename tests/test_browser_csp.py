@@ -1,5 +1,5 @@
 """The pages under their Content-Security-Policy in a real browser (Debian chromium): the site's
-own pages (chat, tokenizer, login, admin), rendered by Django with their headers and served to
+own pages (chat, tokenizer, usage, login, admin), rendered by Django with their headers and served to
 the browser with the static files, run their scripts with no CSP violation; the chat page's
 socket opens (to a WebSocket route standing in for the server). A control page with an inline
 script shows the policy is enforced: the script is blocked and the violation seen."""
@@ -42,7 +42,7 @@ def pages(settings, ada):
     anonymous, client = Client(), Client()
     client.force_login(ada)
     served = {"/accounts/login/": rendered(anonymous, "/accounts/login/")}
-    for path in ("/", "/tokenizer/", "/admin/", "/admin/auth/user/add/"):
+    for path in ("/", "/tokenizer/", "/usage/", "/admin/", "/admin/auth/user/add/"):
         served[path] = rendered(client, path)
     control = dict(served["/accounts/login/"])
     control["body"] = control["body"].replace(
@@ -122,6 +122,12 @@ def test_the_tokenizer_page_runs_under_its_csp(browser_page):
     browser_page.click(".tok-example >> nth=0")  # the script fills the example in
     browser_page.wait_for_function("document.querySelector('#tok-text').value.length > 0")
     assert "/ 10,000 characters" in browser_page.inner_text("#tok-length")
+    no_violations(browser_page)
+
+
+def test_the_usage_page_draws_its_charts_under_its_csp(browser_page):
+    visit(browser_page, "/usage/")
+    browser_page.wait_for_function("() => Chart.getChart('chart-tokens')?.data.labels.length === 30")
     no_violations(browser_page)
 
 

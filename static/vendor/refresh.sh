@@ -17,6 +17,7 @@ packages=(
   "katex@0.19.1 $here/katex dist/katex.min.js dist/katex.min.css dist/fonts/*.woff2"
   "@highlightjs/cdn-assets@11.12.0 $here/highlight.js highlight.min.js styles/a11y-dark.min.css"
   "dompurify@3.5.0 $here/dompurify dist/purify.min.js"
+  "chart.js@4.6.2 $here/chart.js dist/chart.umd.min.js"
 )
 
 work="$(mktemp -d)"

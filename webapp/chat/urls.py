@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import usage, views
 
 app_name = "chat"
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("api/turns/<int:turn_id>/", views.turn_api, name="turn-api"),
     path("tokenizer/", views.tokenizer, name="tokenizer"),
     path("api/tokenize/", views.tokenize_api, name="tokenize-api"),
+    path("usage/", usage.usage, name="usage"),
 ]
