@@ -19,7 +19,7 @@ from django.db import transaction
 from inference import events, harmony
 from inference.turn import run_turn, tool_message
 
-from . import live, turns, worker
+from . import conformance, live, turns, worker
 from .frames import harmony_settings
 from .models import Turn
 from .sink import TurnSink, storable
@@ -90,13 +90,27 @@ def run(turn: Turn, hostname: str, resume: bool, running: int = 1) -> None:
     metrics, error, pending_call = storable(metrics), storable(error), storable(pending_call)
     with transaction.atomic():
         sink.store_rest(parsed)
-        won = turns.finish(turn, hostname, status, metrics, error, pending_call)
+        lint = linted(turn, status, error)
+        won = turns.finish(turn, hostname, status, metrics, error, pending_call, lint)
     if won:
+        sink.add_lint(lint)
         sink.release()
     else:  # a sweep ended the turn first (worker_lost): its turn.done is the only one
         sink.release(ending=False)
         log.warning("turn %s was ended by a sweep while this worker ran it; its end (%s) is "
                     "not stored", turn.id, status)
+
+
+def linted(turn: Turn, status: str, error: dict | None) -> list[dict] | None:
+    """The conformance findings of a turn that ended (None while it awaits a tool output, or
+    if the lint itself broke: that is logged, and never fails the turn)."""
+    if status not in Turn.FINISHED:
+        return None
+    try:
+        return conformance.lint_turn(turn, status, error)
+    except Exception:
+        log.exception("turn %s could not be linted", turn.id)
+        return None
 
 
 @shared_task(name=turns.RUN_TASK, bind=True)

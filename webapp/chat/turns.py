@@ -190,18 +190,19 @@ def accept_tool_output(user, turn_id: int, call_id: str, output: str) -> tuple[T
     return turn, turn.queue_position()
 
 
-def finish(turn: Turn, hostname: str, status: str, metrics, error, pending_call) -> bool:
+def finish(turn: Turn, hostname: str, status: str, metrics, error, pending_call, lint=None) -> bool:
     """Running → its end (completed, cancelled, failed, length, or awaiting a tool output),
-    written by the worker that runs it, as one compare-and-set: only while the turn is still
-    running on `hostname`. False when someone else ended it first (a sweep that found its
-    heartbeat expired): the turn then keeps that end, and this worker publishes no turn.done."""
+    written by the worker that runs it, with its conformance `lint`, as one compare-and-set:
+    only while the turn is still running on `hostname`. False when someone else ended it first
+    (a sweep that found its heartbeat expired): the turn then keeps that end, and this worker
+    publishes no turn.done."""
     finished_at = timezone.now() if status in Turn.FINISHED else None
     won = Turn.objects.filter(id=turn.id, status=Turn.Status.RUNNING, worker=hostname).update(
         status=status, metrics=metrics, error=error, pending_call=pending_call,
-        finished_at=finished_at)
+        finished_at=finished_at, lint=lint)
     if won:
         turn.status, turn.metrics, turn.error = status, metrics, error
-        turn.pending_call, turn.finished_at = pending_call, finished_at
+        turn.pending_call, turn.finished_at, turn.lint = pending_call, finished_at, lint
     return bool(won)
 
 
