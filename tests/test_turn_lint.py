@@ -1,18 +1,19 @@
 """A turn's conformance lint is stored when it ends and sent with its turn.done: run by the
 worker's own code (webapp.chat.tasks) on a scripted engine, read back from the database, the
-turn's frame log and its replay; a turn paused on a call is linted only once it ends; turns
-stored before the lint existed are linted by `manage.py lint_turns`."""
+turn's frame log and its replay; a turn paused on a call is linted only once it ends, by the
+worker or by the server that cancels it; a turn whose worker died is linted when it is failed;
+turns stored before the lint existed are linted by `manage.py lint_turns`."""
 
 import io
 
 import pytest
 from django.core.management import call_command
 
-from factories import frame_log
+from factories import frame_log, stored_turn
 from scripted_engine import calculator_call, final_answer
 from webapp.chat import tasks, turns
 from webapp.chat.frames import TurnRequest
-from webapp.chat.models import Turn
+from webapp.chat.models import Message, Turn
 from webapp.chat.replay import turn_frames
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -74,6 +75,28 @@ def test_a_turn_paused_on_a_call_is_linted_when_it_ends(make_user, worker_engine
     assert turn.status == "completed"
     assert [f["code"] for f in turn.lint] == ["arguments_mismatch"]
     assert done_frame(turn)["lint"] == turn.lint
+
+
+def test_a_turn_cancelled_while_awaiting_is_linted_by_the_server(make_user, worker_engine):
+    ada = make_user()
+    turn = run_turn(ada, '<|channel|>analysis to=functions.get_weather <|constrain|>json'
+                         '<|message|>{"city": "Paris"}<|call|>',
+                    engine=worker_engine, settings={"builtin_tools": [], "tools": [WEATHER]})
+    assert turn.status == "awaiting" and turn.lint is None
+    turn, done = turns.cancel_idle(ada, turn.id)
+    turn.refresh_from_db()
+    assert [f["code"] for f in turn.lint] == ["call_on_analysis"]
+    assert done["type"] == "turn.done" and done["lint"] == turn.lint
+
+
+def test_a_turn_whose_worker_died_is_linted_when_it_is_failed(make_user, live_state):
+    turn = stored_turn(make_user(), status="running", worker="celery@gone")
+    Message.objects.create(turn=turn, index=0, role="assistant", channel="unparsed", text="364 ")
+    [done] = turns.fail_stale_turns([turn.id])
+    turn.refresh_from_db()
+    assert turn.error["code"] == "worker_lost"
+    assert [f["code"] for f in turn.lint] == ["unparsed_text"], "no final or stop expected: it was cut off"
+    assert done["lint"] == turn.lint
 
 
 def test_lint_turns_lints_the_turns_stored_before_the_lint(make_user, worker_engine):

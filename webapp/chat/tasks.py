@@ -90,7 +90,7 @@ def run(turn: Turn, hostname: str, resume: bool, running: int = 1) -> None:
     metrics, error, pending_call = storable(metrics), storable(error), storable(pending_call)
     with transaction.atomic():
         sink.store_rest(parsed)
-        lint = linted(turn, status, error)
+        lint = conformance.lint_ended(turn, status, error)
         won = turns.finish(turn, hostname, status, metrics, error, pending_call, lint)
     if won:
         sink.add_lint(lint)
@@ -99,18 +99,6 @@ def run(turn: Turn, hostname: str, resume: bool, running: int = 1) -> None:
         sink.release(ending=False)
         log.warning("turn %s was ended by a sweep while this worker ran it; its end (%s) is "
                     "not stored", turn.id, status)
-
-
-def linted(turn: Turn, status: str, error: dict | None) -> list[dict] | None:
-    """The conformance findings of a turn that ended (None while it awaits a tool output, or
-    if the lint itself broke: that is logged, and never fails the turn)."""
-    if status not in Turn.FINISHED:
-        return None
-    try:
-        return conformance.lint_turn(turn, status, error)
-    except Exception:
-        log.exception("turn %s could not be linted", turn.id)
-        return None
 
 
 @shared_task(name=turns.RUN_TASK, bind=True)

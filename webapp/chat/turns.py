@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from inference import events
 
+from . import conformance
 from .frames import FrameError, TurnRequest
 from .models import Conversation, Turn
 
@@ -64,9 +65,10 @@ def enqueue(turn: Turn, task_name: str, countdown: float | None = None) -> dict 
     except Exception as exc:  # kombu raises several kinds; all mean "not queued"
         error = events.error_info("queue_unavailable", f"the turn could not be queued: {exc}")
         metrics = turn.protocol_metrics()
+        lint = conformance.lint_ended(turn, Turn.Status.FAILED, error)  # a resumed turn's messages
         Turn.objects.filter(id=turn.id).update(status=Turn.Status.FAILED, error=error,
-                                               metrics=metrics, finished_at=timezone.now())
-        return events.turn_done(turn.id, Turn.Status.FAILED.value, metrics, error)
+                                               metrics=metrics, finished_at=timezone.now(), lint=lint)
+        return events.turn_done(turn.id, Turn.Status.FAILED.value, metrics, error, lint)
 
 
 def lock_user(user_id: int) -> None:
@@ -166,8 +168,9 @@ def cancel_idle(user, turn_id: int) -> tuple[Turn, dict | None]:
         turn.status = Turn.Status.CANCELLED
         turn.metrics = turn.protocol_metrics(**extra)
         turn.finished_at = timezone.now()
-        turn.save(update_fields=["status", "metrics", "finished_at"])
-    return turn, events.turn_done(turn.id, turn.status, turn.metrics, turn.error)
+        turn.lint = conformance.lint_ended(turn, turn.status, turn.error)  # an awaiting turn's messages
+        turn.save(update_fields=["status", "metrics", "finished_at", "lint"])
+    return turn, events.turn_done(turn.id, turn.status, turn.metrics, turn.error, turn.lint)
 
 
 def accept_tool_output(user, turn_id: int, call_id: str, output: str) -> tuple[Turn, int]:
@@ -227,13 +230,14 @@ def fail_stale_turns(turn_ids=None) -> list[dict]:
             f"finishing it; what it had generated is kept",
         )
         metrics = turn.protocol_metrics()
+        lint = conformance.lint_ended(turn, Turn.Status.FAILED, error)
         # the same compare-and-set as the worker's own end: whoever writes first wins, and a
         # worker that comes back to life (or a second sweeper) finds the turn no longer its
         if not Turn.objects.filter(id=turn_id, status=Turn.Status.RUNNING,
                                    worker=turn.worker).update(
                 status=Turn.Status.FAILED, error=error, metrics=metrics,
-                finished_at=timezone.now()):
+                finished_at=timezone.now(), lint=lint):
             continue
-        frames.append(events.turn_done(turn_id, Turn.Status.FAILED.value, metrics, error))
+        frames.append(events.turn_done(turn_id, Turn.Status.FAILED.value, metrics, error, lint))
     return frames
 
