@@ -37,6 +37,15 @@ def run_turn(user, *completions, engine, settings=None, resume=False, turn=None)
     return turn
 
 
+def await_weather(user, engine, channel, arguments) -> Turn:
+    """A turn paused on the builder's get_weather, called on `channel` with `arguments`."""
+    turn = run_turn(user, f'<|channel|>{channel} to=functions.get_weather <|constrain|>json'
+                          f'<|message|>{arguments}<|call|>',
+                    engine=engine, settings={"builtin_tools": [], "tools": [WEATHER]})
+    assert turn.status == "awaiting" and turn.lint is None
+    return turn
+
+
 def done_frame(turn) -> dict:
     frames = frame_log(turn.id)
     assert frames[-1]["type"] == "turn.done"
@@ -65,10 +74,7 @@ def test_a_turn_with_findings_stores_them_and_sends_them_in_turn_done_and_its_re
 
 def test_a_turn_paused_on_a_call_is_linted_when_it_ends(make_user, worker_engine):
     ada = make_user()
-    turn = run_turn(ada, '<|channel|>commentary to=functions.get_weather <|constrain|>json'
-                         '<|message|>{"town": "Paris"}<|call|>',
-                    engine=worker_engine, settings={"builtin_tools": [], "tools": [WEATHER]})
-    assert turn.status == "awaiting" and turn.lint is None
+    turn = await_weather(ada, worker_engine, "commentary", '{"town": "Paris"}')
     turns.accept_tool_output(ada, turn.id, turn.pending_call["call_id"], "sunny")
     turn = run_turn(ada, "<|channel|>final<|message|>Sunny.<|return|>", engine=worker_engine,
                     resume=True, turn=turn)
@@ -79,10 +85,7 @@ def test_a_turn_paused_on_a_call_is_linted_when_it_ends(make_user, worker_engine
 
 def test_a_turn_cancelled_while_awaiting_is_linted_by_the_server(make_user, worker_engine):
     ada = make_user()
-    turn = run_turn(ada, '<|channel|>analysis to=functions.get_weather <|constrain|>json'
-                         '<|message|>{"city": "Paris"}<|call|>',
-                    engine=worker_engine, settings={"builtin_tools": [], "tools": [WEATHER]})
-    assert turn.status == "awaiting" and turn.lint is None
+    turn = await_weather(ada, worker_engine, "analysis", '{"city": "Paris"}')
     turn, done = turns.cancel_idle(ada, turn.id)
     turn.refresh_from_db()
     assert [f["code"] for f in turn.lint] == ["call_on_analysis"]
