@@ -57,14 +57,19 @@ def tool_awaiting(turn_id, call_id, name, arguments):
             "arguments": arguments}
 
 
-def turn_done(turn_id, status, metrics, error=None):
+def turn_done(turn_id, status, metrics, error=None, lint=None):
+    """`lint` (an addition): the turn's harmony conformance findings (inference/lint.py), a
+    list, empty when clean; left out when the turn was not linted."""
     if status not in STATUSES:
         raise ValueError(f"unknown turn status {status!r}")
     missing = [k for k in METRIC_KEYS if k not in metrics]
     if missing:
         raise ValueError(f"turn.done metrics lack {', '.join(missing)}")
-    return {"type": "turn.done", "turn_id": turn_id, "status": status, "error": error,
-            "metrics": metrics}
+    frame = {"type": "turn.done", "turn_id": turn_id, "status": status, "error": error,
+             "metrics": metrics}
+    if lint is not None:
+        frame["lint"] = lint
+    return frame
 
 
 def error(code, message, request_id=None, turn_id=None):

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.browser import ROOT, after_the_next_frame, static_harness
+from tests.browser import ARTIFACTS, ROOT, after_the_next_frame, assert_accessible, static_harness
 
 BODY = """%s
 <div id="turns"></div>"""
@@ -185,6 +185,38 @@ def test_failed_turn_shows_the_error_and_unparsed_text(page):
     s = state(page)
     assert s["chip"] == "Failed" and s["error"] == "text outside any message (harmony_parse)"
     assert "&lt;|garbage|&gt; stray" in s["final"]
+
+
+LINT = [{"code": "call_on_analysis", "index": 1,
+         "message": "call to functions.calculator on the analysis channel (function calls belong on commentary)"},
+        {"code": "no_final", "index": None, "message": "the turn ended length without a final message"}]
+
+
+def test_a_turn_with_lint_findings_shows_a_badge_that_lists_them(page):
+    page.evaluate("() => makeTurn({ turnId: 7 })")
+    done = {"type": "turn.done", "turn_id": 7, "status": "length", "error": None, "metrics": metrics()}
+    page.evaluate("(f) => feed(f)", frames_until_final()[:10] + [{**done, "lint": LINT}])
+    badge = page.locator("[data-slot=lint]")
+    assert badge.is_visible() and badge.locator("summary").inner_text().startswith("2 harmony issues")
+    assert not page.locator("[data-slot=lint-list]").is_visible(), "the list opens on a click"
+    assert "call_on_analysis (message 1: call to functions.calculator" in \
+        badge.locator("summary").get_attribute("title")
+    badge.locator("summary").click()
+    items = page.locator("[data-slot=lint-list] li").all_inner_texts()
+    assert items == ["call_on_analysis message 1: call to functions.calculator on the analysis channel "
+                     "(function calls belong on commentary)",
+                     "no_final turn: the turn ended length without a final message"]
+    assert_accessible(page, "[data-slot=lint]")  # the turn has older contrast issues (55191b4)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#turns").screenshot(path=str(ARTIFACTS / "turn-lint-badge.png"))
+
+    page.evaluate("() => view.clear()")  # a catch-up redraws the turn: the badge goes until its turn.done
+    assert page.locator("[data-slot=lint]").is_hidden()
+    for clean in ({**done, "lint": []}, done):  # clean, or not linted: no badge
+        page.evaluate("(f) => { view.clear(); feed(f); }", frames_until_final()[:10] + [clean])
+        assert page.locator("[data-slot=lint]").is_hidden()
+    page.evaluate("(f) => feed(f)", [{**done, "lint": LINT[1:]}])
+    assert page.locator("[data-slot=lint] summary").inner_text().startswith("1 harmony issue")
 
 
 def test_a_refused_turn_create_fails_the_pending_turn_with_the_reason(page):

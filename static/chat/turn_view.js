@@ -137,6 +137,7 @@ export class TurnView {
     this.callsById = new Map();
     this.metrics = null;
     this.error = null;
+    this.lint = null;
     this.model = null;
     this.analysisAuto = true;
     this.analysisWanted = false;
@@ -148,6 +149,7 @@ export class TurnView {
     this.slot.metrics.replaceChildren();
     this.slot.error.hidden = true;
     this.slot.model.textContent = "";
+    this.drawLint();
     this.render();
   }
 
@@ -251,6 +253,7 @@ export class TurnView {
     this.advance(frame.status);
     this.metrics = frame.metrics;
     this.error = frame.error;
+    this.lint = Array.isArray(frame.lint) ? frame.lint : null;
     if (frame.metrics?.model && !this.model) {
       this.slot.model.textContent = [frame.metrics.model, frame.metrics.device].filter(Boolean).join(" · ");
     }
@@ -259,6 +262,7 @@ export class TurnView {
     }
     for (const message of this.messages.values()) if (message.pane === "final") this.finalDirty.add(message);
     this.drawMetrics();
+    this.drawLint();
   }
 
   on_error(frame) {
@@ -505,6 +509,27 @@ export class TurnView {
     const text = this.error ? `${this.error.message}${this.error.code ? ` (${this.error.code})` : ""}` : this.notice;
     s.error.hidden = !text;
     if (text) s.error.textContent = text;
+  }
+
+  // The turn's harmony conformance findings (turn.done's `lint`, docs/protocol.md): a badge
+  // that opens to their list; nothing when the turn is clean or was not linted.
+  drawLint() {
+    const s = this.slot;
+    const findings = this.lint ?? [];
+    s.lint.hidden = findings.length === 0;
+    s["lint-text"].textContent = fmt.plural(findings.length, "harmony issue");
+    const lines = findings.map((f) => {
+      const where = f.index === null || f.index === undefined ? "turn" : `message ${f.index}`;
+      return [f.code, `${where}: ${f.message}`];
+    });
+    s["lint-text"].title = lines.map(([code, text]) => `${code} (${text})`).join("\n");
+    s["lint-list"].replaceChildren(...lines.map(([code, text]) => {
+      const item = document.createElement("li");
+      const name = document.createElement("code");
+      name.textContent = code;
+      item.append(name, ` ${text}`);
+      return item;
+    }));
   }
 
   drawMetrics() {

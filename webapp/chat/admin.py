@@ -1,6 +1,7 @@
-"""Admin inspection of stored transcripts: turns filtered by status, effort, model and user;
-each turn's messages side by side per channel, the raw harmony text of its tokens, and its
-metrics."""
+"""Admin inspection of stored transcripts: turns filtered by status, effort, model, user and
+harmony lint; each turn's messages side by side per channel, the raw harmony text of its
+tokens, its lint findings and its metrics. Transcripts are evidence: nobody, superusers
+included, adds, changes or deletes them here."""
 
 from __future__ import annotations
 
@@ -12,11 +13,24 @@ from django.utils.html import format_html, format_html_join
 
 from inference import events, harmony
 
-from . import transcript_export
+from . import lint_admin, transcript_export
 from .models import Conversation, Message, Turn
 
 
-class TurnInline(admin.TabularInline):
+class ReadOnly:
+    """Viewing only, for every user: a transcript is what the model and the user wrote."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class TurnInline(ReadOnly, admin.TabularInline):
     model = Turn
     fields = ("id", "status", "effort", "model", "queued_at")
     readonly_fields = fields
@@ -26,14 +40,14 @@ class TurnInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ("id", "title", "user", "created_at", "updated_at")
     list_filter = ("user",)
     search_fields = ("title", "user__username")
     inlines = [TurnInline]
 
 
-class MessageInline(admin.TabularInline):
+class MessageInline(ReadOnly, admin.TabularInline):
     model = Message
     fields = ("index", "role", "author", "channel", "recipient", "content_type", "text", "tokens",
               "call_id", "tool_ms")
@@ -43,21 +57,23 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Turn)
-class TurnAdmin(admin.ModelAdmin):
+class TurnAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ("id", "user", "status", "effort", "model", "device", "short_text",
-                    "output_tokens", "total_ms", "queued_at")
-    list_filter = ("status", "effort", "model", ("conversation__user", admin.RelatedOnlyFieldListFilter))
+                    "output_tokens", "total_ms", "lint_count", "queued_at")
+    list_filter = ("status", "effort", "model", ("conversation__user", admin.RelatedOnlyFieldListFilter),
+                   lint_admin.LintFilter)
     search_fields = ("user_text", "request_id", "conversation__user__username")
     date_hierarchy = "queued_at"
     list_select_related = ("conversation__user",)
     readonly_fields = ("conversation", "request_id", "user_text", "effort", "status", "model",
                        "device", "worker", "celery_task_id", "queued_at", "started_at",
                        "finished_at", "regenerated_from", "error_view", "metrics_view",
-                       "settings_view", "channels_view", "harmony_view")
-    exclude = ("settings", "metrics", "error", "pending_call")
+                       "settings_view", "channels_view", "harmony_view", "lint_view")
+    exclude = ("settings", "metrics", "error", "pending_call", "lint")
     fieldsets = (
         (None, {"fields": ("conversation", "user_text", "effort", "status", "error_view",
                            "regenerated_from")}),
+        ("Harmony lint", {"fields": ("lint_view",)}),
         ("Messages by channel", {"fields": ("channels_view",)}),
         ("Metrics", {"fields": ("metrics_view", "model", "device", "worker", "queued_at",
                                 "started_at", "finished_at")}),
@@ -67,8 +83,12 @@ class TurnAdmin(admin.ModelAdmin):
     inlines = [MessageInline]
     actions = ["export_harmony"]
 
-    def has_add_permission(self, request):
-        return False  # turns come from the chat, never from a form
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        listed = getattr(response, "context_data", {}).get("cl")
+        if listed is not None:  # not on a redirect or an action's answer
+            response.context_data["lint_summary"] = lint_admin.per_model(listed.queryset)
+        return response
 
     @admin.action(description="Export selected turns (harmony JSONL)")
     def export_harmony(self, request, queryset):
@@ -103,6 +123,23 @@ class TurnAdmin(admin.ModelAdmin):
     @admin.display(description="total ms")
     def total_ms(self, turn):
         return (turn.metrics or {}).get("total_ms")
+
+    @admin.display(description="lint")
+    def lint_count(self, turn):
+        if turn.lint is None:
+            return "—"
+        return f"{len(turn.lint)} finding{'s' * (len(turn.lint) != 1)}" if turn.lint else "clean"
+
+    @admin.display(description="findings")
+    def lint_view(self, turn):
+        if turn.lint is None:
+            return "not linted yet (manage.py lint_turns)"
+        if not turn.lint:
+            return "clean: no findings"
+        return format_html("<table><tr><th>message</th><th>code</th><th>finding</th></tr>{}</table>",
+                           format_html_join("", "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                                            ((f"#{f['index']}" if f.get("index") is not None else "turn",
+                                              f.get("code"), f.get("message")) for f in turn.lint)))
 
     @admin.display(description="error")
     def error_view(self, turn):
@@ -151,12 +188,9 @@ class TurnAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ("turn", "index", "role", "channel", "recipient", "tokens")
     list_filter = ("role", "channel")
     search_fields = ("text",)
     readonly_fields = ("turn", "index", "role", "author", "channel", "recipient", "content_type",
                        "text", "token_ids", "tokens", "call_id", "tool_ms")
-
-    def has_add_permission(self, request):
-        return False

@@ -81,6 +81,9 @@ class Turn(models.Model):
     # here when it arrives, for the resume task to read
     pending_call = models.JSONField(null=True, blank=True)
     celery_task_id = models.CharField(max_length=50, blank=True)
+    # harmony conformance findings (inference/lint.py), [{code, message, index}], written when
+    # the turn ends: null = not linted yet, [] = clean
+    lint = models.JSONField(null=True, blank=True)
     queued_at = models.DateTimeField(default=timezone.now)  # last queued: created or resumed
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -71,5 +71,6 @@ def turn_frames(turn) -> list[dict]:
         call = turn.pending_call
         frames.append(events.tool_awaiting(turn_id, call["call_id"], call["name"], call["arguments"]))
     elif turn.status in events.STATUSES:
-        frames.append(events.turn_done(turn_id, turn.status, turn.protocol_metrics(), turn.error))
+        frames.append(events.turn_done(turn_id, turn.status, turn.protocol_metrics(), turn.error,
+                                       turn.lint))
     return frames

@@ -122,6 +122,13 @@ class TurnSink:
             if frame["type"] == "turn.done":
                 frame["metrics"]["publish_ms"] = publish_ms
 
+    def add_lint(self, lint: list[dict] | None) -> None:
+        """The turn's conformance findings, an extra key of the held turn.done (none while
+        the turn awaits a tool output)."""
+        for frame in self.held:
+            if frame["type"] == "turn.done" and lint is not None:
+                frame["lint"] = lint
+
     def store_rest(self, parsed_messages):
         """Messages cut off before their end (a crash) are kept with what they had; token ids,
         known only to the parser, are added to every stored message."""

@@ -19,7 +19,7 @@ from django.db import transaction
 from inference import events, harmony
 from inference.turn import run_turn, tool_message
 
-from . import live, turns, worker
+from . import conformance, live, turns, worker
 from .models import Turn
 from .sink import TurnSink, storable
 
@@ -88,8 +88,10 @@ def run(turn: Turn, hostname: str, resume: bool, running: int = 1) -> None:
     metrics, error, pending_call = storable(metrics), storable(error), storable(pending_call)
     with transaction.atomic():
         sink.store_rest(parsed)
-        won = turns.finish(turn, hostname, status, metrics, error, pending_call)
+        lint = conformance.lint_ended(turn, status, error)
+        won = turns.finish(turn, hostname, status, metrics, error, pending_call, lint)
     if won:
+        sink.add_lint(lint)
         sink.release()
     else:  # a sweep ended the turn first (worker_lost): its turn.done is the only one
         sink.release(ending=False)

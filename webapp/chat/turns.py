@@ -21,6 +21,7 @@ from inference import events
 
 from inference.harmony import EFFORTS
 
+from . import conformance
 from .frames import CompareRequest, FrameError, TurnRequest
 from .models import Comparison, Conversation, Turn
 
@@ -66,9 +67,10 @@ def enqueue(turn: Turn, task_name: str, countdown: float | None = None) -> dict 
     except Exception as exc:  # kombu raises several kinds; all mean "not queued"
         error = events.error_info("queue_unavailable", f"the turn could not be queued: {exc}")
         metrics = turn.protocol_metrics()
+        lint = conformance.lint_ended(turn, Turn.Status.FAILED, error)  # a resumed turn's messages
         Turn.objects.filter(id=turn.id).update(status=Turn.Status.FAILED, error=error,
-                                               metrics=metrics, finished_at=timezone.now())
-        return events.turn_done(turn.id, Turn.Status.FAILED.value, metrics, error)
+                                               metrics=metrics, finished_at=timezone.now(), lint=lint)
+        return events.turn_done(turn.id, Turn.Status.FAILED.value, metrics, error, lint)
 
 
 def lock_user(user_id: int) -> None:
@@ -207,8 +209,9 @@ def cancel_idle(user, turn_id: int) -> tuple[Turn, dict | None]:
         turn.status = Turn.Status.CANCELLED
         turn.metrics = turn.protocol_metrics(**extra)
         turn.finished_at = timezone.now()
-        turn.save(update_fields=["status", "metrics", "finished_at"])
-    return turn, events.turn_done(turn.id, turn.status, turn.metrics, turn.error)
+        turn.lint = conformance.lint_ended(turn, turn.status, turn.error)  # an awaiting turn's messages
+        turn.save(update_fields=["status", "metrics", "finished_at", "lint"])
+    return turn, events.turn_done(turn.id, turn.status, turn.metrics, turn.error, turn.lint)
 
 
 def accept_tool_output(user, turn_id: int, call_id: str, output: str) -> tuple[Turn, int]:
@@ -231,18 +234,19 @@ def accept_tool_output(user, turn_id: int, call_id: str, output: str) -> tuple[T
     return turn, turn.queue_position()
 
 
-def finish(turn: Turn, hostname: str, status: str, metrics, error, pending_call) -> bool:
+def finish(turn: Turn, hostname: str, status: str, metrics, error, pending_call, lint=None) -> bool:
     """Running → its end (completed, cancelled, failed, length, or awaiting a tool output),
-    written by the worker that runs it, as one compare-and-set: only while the turn is still
-    running on `hostname`. False when someone else ended it first (a sweep that found its
-    heartbeat expired): the turn then keeps that end, and this worker publishes no turn.done."""
+    written by the worker that runs it, with its conformance `lint`, as one compare-and-set:
+    only while the turn is still running on `hostname`. False when someone else ended it first
+    (a sweep that found its heartbeat expired): the turn then keeps that end, and this worker
+    publishes no turn.done."""
     finished_at = timezone.now() if status in Turn.FINISHED else None
     won = Turn.objects.filter(id=turn.id, status=Turn.Status.RUNNING, worker=hostname).update(
         status=status, metrics=metrics, error=error, pending_call=pending_call,
-        finished_at=finished_at)
+        finished_at=finished_at, lint=lint)
     if won:
         turn.status, turn.metrics, turn.error = status, metrics, error
-        turn.pending_call, turn.finished_at = pending_call, finished_at
+        turn.pending_call, turn.finished_at, turn.lint = pending_call, finished_at, lint
     return bool(won)
 
 
@@ -267,13 +271,14 @@ def fail_stale_turns(turn_ids=None) -> list[dict]:
             f"finishing it; what it had generated is kept",
         )
         metrics = turn.protocol_metrics()
+        lint = conformance.lint_ended(turn, Turn.Status.FAILED, error)
         # the same compare-and-set as the worker's own end: whoever writes first wins, and a
         # worker that comes back to life (or a second sweeper) finds the turn no longer its
         if not Turn.objects.filter(id=turn_id, status=Turn.Status.RUNNING,
                                    worker=turn.worker).update(
                 status=Turn.Status.FAILED, error=error, metrics=metrics,
-                finished_at=timezone.now()):
+                finished_at=timezone.now(), lint=lint):
             continue
-        frames.append(events.turn_done(turn_id, Turn.Status.FAILED.value, metrics, error))
+        frames.append(events.turn_done(turn_id, Turn.Status.FAILED.value, metrics, error, lint))
     return frames
 
