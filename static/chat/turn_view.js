@@ -451,6 +451,8 @@ export class TurnView {
     s["stop-text"].textContent = this.stopping ? "Stopping…" : "Stop";
     s.regen.hidden = !this.done || !this.actions.regenerate;
     s.compare.hidden = !this.done || !this.actions.compare;
+    s.tokens.hidden = !this.done || this.turnId === null;
+    if (!s.tokens.hidden) s.tokens.href = `/turns/${this.turnId}/tokens/`; // its harmony token timeline
     if (!s.regen.hidden && !s["regen-effort"].dataset.chosen) {
       s["regen-effort"].value = this.effort === "high" ? "low" : this.effort === "low" ? "medium" : "high";
       s["regen-effort"].dataset.chosen = "1";

@@ -11,6 +11,8 @@ urlpatterns = [
     path("api/conversations/<int:conversation_id>/", views.conversation_api,
          name="conversation-api"),
     path("api/turns/<int:turn_id>/", views.turn_api, name="turn-api"),
+    path("api/turns/<int:turn_id>/timeline/", views.turn_timeline_api, name="turn-timeline-api"),
+    path("turns/<int:turn_id>/tokens/", views.turn_timeline, name="turn-timeline"),
     path("tokenizer/", views.tokenizer, name="tokenizer"),
     path("api/tokenize/", views.tokenize_api, name="tokenize-api"),
     path("usage/", usage.usage, name="usage"),
