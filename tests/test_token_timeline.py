@@ -8,6 +8,7 @@ authors such as `browser.search` and `functions.calculator`."""
 import openai_harmony as oh
 import pytest
 
+from factories import full_prompts
 from inference import harmony, timeline
 from inference.turn import run_turn
 from scripted_engine import ScriptedEngine, calculator_call, final_answer
@@ -32,17 +33,6 @@ def ran():
     assert result.status == "completed"
     stored = [timeline.Stored(m.index, m.to_msg(), m.token_ids) for m in result.messages]
     return engine, result, timeline.build(HISTORY, stored, SETTINGS)
-
-
-def full_prompts(rounds: list[dict]) -> list[list[int]]:
-    """Each round's whole prompt from the JSON: the reused tokens, then those it lists."""
-    prompts, context = [], []
-    for r in rounds:
-        listed = [t["id"] for s in r["spans"] if s["part"] == "prompt" for t in s["tokens"]]
-        prompts.append(context[:r["reused"]] + listed)
-        context = prompts[-1] + [t["id"] for s in r["spans"] if s["part"] == "completion"
-                                 for t in s["tokens"]]
-    return prompts
 
 
 def test_each_round_is_given_exactly_the_prompt_the_engine_received(ran):

@@ -134,7 +134,7 @@ def timeline_page(request, turn, source: str, back: str, back_label: str):
 
 @require_GET
 @login_required
-def turn_timeline(request, turn_id):
+def turn_tokens(request, turn_id):
     turn = get_object_or_404(own_turns(request.user), pk=turn_id)
     return timeline_page(request, turn, reverse("chat:turn-timeline-api", args=[turn.id]),
                          reverse("chat:conversation", args=[turn.conversation_id]),
