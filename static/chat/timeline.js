@@ -104,7 +104,7 @@ const observer = new IntersectionObserver((entries) => {
   for (const entry of entries) {
     if (entry.isIntersecting) drawChunk(chunks[Number(entry.target.dataset.chunk)]);
   }
-}, { rootMargin: "800px 0px" });
+}, { rootMargin: "400px 0px" });
 
 function chunkBox(first, count) {
   const box = el("span", "tl-chunk tl-pending");

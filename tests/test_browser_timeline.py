@@ -1,0 +1,139 @@
+"""The harmony token timeline in a real browser (Debian chromium) on the real site: a turn with
+a calculator call, stored by the worker task on a scripted engine inside the site's own
+environment, is opened from the chat's "Tokens" action. The page splits each round's prompt
+from its completion, marks the tool round, sets the special tokens and the recipient apart,
+gives each token's id and position on hover and, from the keyboard, in a tooltip; "Copy prompt
+text" copies the prompt the API gives. A long turn (thousands of tokens) starts with only the
+chunks near the viewport drawn. Screenshots go to tests/artifacts/; axe-core finds no serious
+or critical violation."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from playwright.sync_api import expect
+
+from tests.browser import ARTIFACTS, ROOT, assert_accessible, log_in
+
+LONG_NUMBERS = 3000
+# Run by a manage.py shell of the site (its database and Redis): turns stored as a worker
+# stores them, by the worker task, with the scripted engine as the loaded model.
+STORE = """
+import json, sys
+sys.path.insert(0, "tests")
+from django.contrib.auth import get_user_model
+from scripted_engine import ScriptedEngine, calculator_call, final_answer
+from webapp.chat import tasks, turns, worker
+from webapp.chat.frames import TurnRequest
+user = get_user_model().objects.get(username="e2e")
+
+def stored(text, settings, *completions):
+    worker._engine = ScriptedEngine(*completions)
+    turn, _ = turns.create_turn(user, TurnRequest(request_id="timeline", conversation_id=None,
+                                                  text=text, effort="high", settings=settings))
+    tasks.execute(turn.id, "timeline-test", resume=False)
+    turn.refresh_from_db()
+    return {"turn_id": turn.id, "conversation_id": turn.conversation_id, "status": turn.status}
+
+tool = stored("What is 12 * 34?", {"builtin_tools": ["calculator"]}, calculator_call("12 * 34"),
+              "<|channel|>analysis<|message|>The calculator says 408.<|end|><|start|>assistant"
+              + final_answer("12 * 34 = **408**"))
+count = " ".join(str(n) for n in range(1, %d + 1))
+long = stored("Count to %d.", {"max_output_tokens": 50000},
+              "<|channel|>analysis<|message|>" + count + "<|end|><|start|>assistant" + final_answer("Done."))
+print(json.dumps({"tool": tool, "long": long}))
+""" % (LONG_NUMBERS, LONG_NUMBERS)
+
+SPECIALS = ["<|start|>", "<|channel|>", "<|constrain|>", "<|message|>", "<|call|>", "<|return|>",
+            "<|end|>"]
+
+
+def store_turns(site) -> dict:
+    run = subprocess.run([sys.executable, "manage.py", "shell", "-c", STORE], cwd=ROOT, env=site.env,
+                         capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stderr[-3000:]
+    stored = json.loads(run.stdout.strip().splitlines()[-1])
+    assert stored["tool"]["status"] == stored["long"]["status"] == "completed", stored
+    return stored
+
+
+def open_timeline_from_the_chat(page, site, turn):
+    page.goto(f"{site.base}/c/{turn['conversation_id']}/")
+    tokens = page.locator(".turn[data-status=completed] [data-slot=tokens]")
+    expect(tokens).to_be_visible()
+    assert_accessible(page, ".turn [data-slot=tokens]")
+    tokens.click()
+    page.wait_for_url(f"{site.base}/turns/{turn['turn_id']}/tokens/")
+    expect(page.locator("#tl-rounds")).to_have_attribute("aria-busy", "false")
+
+
+def test_the_timeline_of_a_tool_turn_opened_from_the_chat(site, browser_page):
+    page = browser_page
+    stored = store_turns(site)
+    log_in(page, site)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site.base)
+    open_timeline_from_the_chat(page, site, stored["tool"])
+    api = page.request.get(f"{site.base}/api/turns/{stored['tool']['turn_id']}/timeline/").json()
+
+    rounds = page.locator(".tl-round")
+    expect(rounds).to_have_count(2)
+    expect(rounds.nth(1).locator(".tl-tool-mark")).to_have_text("after functions.calculator answered")
+    for n in range(2):  # each round: what it was given, then what it wrote
+        parts = rounds.nth(n).locator(".tl-part")
+        expect(parts.nth(0)).to_have_class("tl-part tl-prompt")
+        expect(parts.nth(1)).to_have_class("tl-part tl-completion")
+    call = rounds.nth(0).locator(".tl-completion .tl-msg[data-kind=commentary]")
+    expect(call.locator(".tl-recipient")).to_have_text("to functions.calculator")
+    answer = rounds.nth(1).locator(".tl-prompt .tl-msg[data-kind=tool]")
+    expect(answer.locator(".tl-role")).to_have_text("functions.calculator")
+    expect(rounds.nth(1).locator(".tl-completion .tl-msg[data-kind=final]")).to_have_count(1)
+    page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")  # lazily drawn chunks
+    expect(page.locator("#tl-rounds .tl-pending")).to_have_count(0)
+    specials = set(page.locator("#tl-rounds .tl-special").all_text_contents())
+    assert specials == set(SPECIALS)
+
+    page.evaluate("() => window.scrollTo(0, 0)")
+    first = page.locator("#tl-rounds .tl-tok").first
+    assert first.get_attribute("title") == "id 200006 · position 0"
+    first.hover()
+    expect(page.locator("#tl-tip")).to_contain_text("Position 0 · id 200006 (special)")
+    first.focus()
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("() => document.activeElement.dataset.g") == "1"
+    tip = page.locator("#tl-tip")
+    expect(tip).to_be_visible()
+    expect(tip).to_contain_text("Position 1 · id 17360")  # "system", given in the prompt
+    expect(tip).to_contain_text("given in the prompt in round 1 · system")
+    assert page.evaluate("() => document.activeElement.getAttribute('aria-describedby')") == "tl-tip"
+
+    page.click("[data-copy=prompt]")
+    expect(page.locator("#tl-copied")).to_have_text("The prompt text is copied.")
+    assert page.evaluate("() => navigator.clipboard.readText()") == api["code"]["prompt"]
+    page.click(".tl-code-show summary")
+    expect(page.locator("[data-code=python]")).to_have_text(api["code"]["python"])
+
+    page.screenshot(path=str(ARTIFACTS / "timeline-tool-turn.png"), full_page=True)
+    assert_accessible(page)
+
+
+def test_a_long_turn_draws_only_the_tokens_near_the_viewport(site, browser_page):
+    page = browser_page
+    stored = store_turns(site)
+    log_in(page, site)
+    page.goto(f"{site.base}/turns/{stored['long']['turn_id']}/tokens/")
+    expect(page.locator("#tl-rounds")).to_have_attribute("aria-busy", "false")
+    api = page.request.get(f"{site.base}/api/turns/{stored['long']['turn_id']}/timeline/").json()
+    listed = sum(len(s["tokens"]) for r in api["rounds"] for s in r["spans"])
+    assert listed > LONG_NUMBERS
+
+    drawn = page.locator("#tl-rounds .tl-tok").count()
+    print(f"\nlong turn: {listed} tokens listed, {drawn} drawn at first")
+    assert 0 < drawn <= 2400 and drawn < listed / 3, "only the chunks near the viewport are drawn"
+    page.locator("#tl-rounds .tl-tok").first.focus()
+    page.keyboard.press("End")  # the last token: its chunk is drawn on the way
+    assert page.evaluate("() => document.activeElement.dataset.g") == str(listed - 1)
+    expect(page.locator("#tl-tip")).to_contain_text("<|return|>")
+    page.screenshot(path=str(ARTIFACTS / "timeline-long-turn.png"))
+    assert_accessible(page)
