@@ -71,6 +71,8 @@ def open_timeline_from_the_chat(page, site, turn):
 
 def test_the_timeline_of_a_tool_turn_opened_from_the_chat(site, browser_page):
     page = browser_page
+    refused = []  # the page's scripts and styles run under the site's Content-Security-Policy
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     stored = store_turns(site)
     log_in(page, site)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site.base)
@@ -116,6 +118,7 @@ def test_the_timeline_of_a_tool_turn_opened_from_the_chat(site, browser_page):
 
     page.screenshot(path=str(ARTIFACTS / "timeline-tool-turn.png"), full_page=True)
     assert_accessible(page)
+    assert refused == []
 
 
 def test_a_long_turn_draws_only_the_tokens_near_the_viewport(site, browser_page):

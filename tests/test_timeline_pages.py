@@ -4,6 +4,8 @@ Turns stored by the real worker task (run in-process on a scripted engine that r
 prompts) are rebuilt exactly: a tool round, a later turn of the conversation (its history), a
 turn paused on a builder's function and resumed."""
 
+import datetime as dt
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -12,6 +14,7 @@ from factories import full_prompts
 from scripted_engine import calculator_call, final_answer
 from webapp.chat import tasks, turns
 from webapp.chat.frames import TurnRequest
+from webapp.chat.models import Conversation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,13 +53,16 @@ def timeline_of(client, turn) -> dict:
 def test_the_owner_gets_the_exact_prompts_the_worker_gave_the_model(make_user, worker_engine):
     ada = make_user("ada")
     engine = worker_engine(calculator_call("12 * 34"), final_answer("408"))
-    turn = run_turn_task(ada, "What is 12 * 34?")
+    # begun on another day: its system message carries that day, today and later
+    begun = Conversation.objects.create(user=ada, title="t", created_at=dt.datetime(
+        2025, 1, 15, 23, 30, tzinfo=dt.timezone.utc))
+    turn = run_turn_task(ada, "What is 12 * 34?", conversation_id=begun.id)
     data = timeline_of(client_of(ada), turn)
 
     assert full_prompts(data["rounds"]) == engine.prompts
     assert data["prompt_tokens"] == turn.metrics["prompt_tokens"] == data["counted"]["prompt_tokens"]
     assert data["completion_tokens"] == turn.metrics["output_tokens"]
-    assert data["date"] == turn.conversation.created_at.date().isoformat()
+    assert data["date"] == "2025-01-15"
     assert [r["tools"] for r in data["rounds"]] == [[], ["functions.calculator"]]
     assert data["code"]["prompt"].endswith("<|start|>functions.calculator to=assistant<|channel|>"
                                            "commentary<|message|>408<|end|><|start|>assistant")
