@@ -2,8 +2,8 @@
 a calculator call, stored by the worker task on a scripted engine inside the site's own
 environment, is opened from the chat's "Tokens" action. The page splits each round's prompt
 from its completion, marks the tool round, sets the special tokens and the recipient apart,
-gives each token's id and position on hover and, from the keyboard, in a tooltip; "Copy prompt
-text" copies the prompt the API gives. A long turn (thousands of tokens) starts with only the
+gives each token's id and position on hover and, from the keyboard, in a tooltip. "Copy as
+code" copies the turn's prompt as Python from the chat, and as text from the timeline page. A long turn (thousands of tokens) starts with only the
 chunks near the viewport drawn. Screenshots go to tests/artifacts/; axe-core finds no serious
 or critical violation."""
 
@@ -59,14 +59,22 @@ def store_turns(site) -> dict:
     return stored
 
 
-def open_timeline_from_the_chat(page, site, turn):
+def copy_python_then_open_timeline_from_the_chat(page, site, turn) -> str:
+    """In the chat: the turn's "Copy as code" menu copies its Python; its "Tokens" action opens
+    the timeline. Returns what was copied."""
     page.goto(f"{site.base}/c/{turn['conversation_id']}/")
-    tokens = page.locator(".turn[data-status=completed] [data-slot=tokens]")
-    expect(tokens).to_be_visible()
-    assert_accessible(page, ".turn [data-slot=tokens]")
-    tokens.click()
+    actions = page.locator(".turn[data-status=completed] .answer-actions")
+    page.click(".turn [data-slot=copy] summary")
+    expect(actions.locator("[data-copy=python]")).to_be_visible()
+    assert_accessible(page, ".turn .answer-actions")
+    page.screenshot(path=str(ARTIFACTS / "timeline-chat-actions.png"))
+    actions.locator("[data-copy=python]").click()
+    expect(actions.locator("[data-slot=copy-note]")).to_have_text("Python copied")
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    actions.locator("[data-slot=tokens]").click()
     page.wait_for_url(f"{site.base}/turns/{turn['turn_id']}/tokens/")
     expect(page.locator("#tl-rounds")).to_have_attribute("aria-busy", "false")
+    return copied
 
 
 def test_the_timeline_of_a_tool_turn_opened_from_the_chat(site, browser_page):
@@ -76,8 +84,9 @@ def test_the_timeline_of_a_tool_turn_opened_from_the_chat(site, browser_page):
     stored = store_turns(site)
     log_in(page, site)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site.base)
-    open_timeline_from_the_chat(page, site, stored["tool"])
+    copied = copy_python_then_open_timeline_from_the_chat(page, site, stored["tool"])
     api = page.request.get(f"{site.base}/api/turns/{stored['tool']['turn_id']}/timeline/").json()
+    assert copied == api["code"]["python"]
 
     rounds = page.locator(".tl-round")
     expect(rounds).to_have_count(2)

@@ -67,6 +67,8 @@ def test_the_owner_gets_the_exact_prompts_the_worker_gave_the_model(make_user, w
     assert data["code"]["prompt"].endswith("<|start|>functions.calculator to=assistant<|channel|>"
                                            "commentary<|message|>408<|end|><|start|>assistant")
     assert "ReasoningEffort.HIGH" in data["code"]["python"]
+    code = client_of(ada).get(f"/api/turns/{turn.id}/code/")
+    assert code.json() == data["code"], "Copy as code in the chat copies the same"
 
 
 def test_a_later_turn_is_rebuilt_with_its_history(make_user, worker_engine):
@@ -99,6 +101,7 @@ def test_someone_else_gets_a_404_and_a_visitor_the_login(make_user, worker_engin
     bob = client_of(make_user("bob"))
     assert bob.get(f"/api/turns/{turn.id}/timeline/").status_code == 404
     assert bob.get(f"/turns/{turn.id}/tokens/").status_code == 404
+    assert bob.get(f"/api/turns/{turn.id}/code/").status_code == 404
     visitor = Client().get(f"/api/turns/{turn.id}/timeline/")
     assert visitor.status_code == 302 and "/accounts/login/" in visitor["Location"]
 

@@ -8,6 +8,8 @@
 // The tokens are one tab stop: focus one, then move with the arrow keys (Home/End: first and
 // last); a tooltip says the focused or hovered token's id, position and message.
 
+import { copyText } from "./copy_code.js";
+
 const CHUNK = 200;
 const LINE_CHARS = 96; // about a line of the timeline's monospace text, for the empty boxes
 const LINE_PX = 22;
@@ -240,23 +242,6 @@ roundsBox.addEventListener("mouseleave", () => {
 
 // ---- copy as code ----
 
-async function copy(text) {
-  if (navigator.clipboard && window.isSecureContext) {
-    await navigator.clipboard.writeText(text);
-    return;
-  }
-  // plain http away from localhost has no clipboard API: the old way, through a selection
-  const area = el("textarea");
-  area.value = text;
-  area.setAttribute("readonly", "");
-  area.className = "tl-offscreen";
-  document.body.append(area);
-  area.select();
-  const done = document.execCommand("copy");
-  area.remove();
-  if (!done) throw new Error("the browser refused to copy");
-}
-
 function wireCopy(code) {
   const note = $("#tl-copied");
   $("[data-code=python]").textContent = code.python;
@@ -265,7 +250,7 @@ function wireCopy(code) {
     button.addEventListener("click", async () => {
       const what = button.dataset.copy === "prompt" ? "The prompt text" : "The Python";
       try {
-        await copy(code[button.dataset.copy]);
+        await copyText(code[button.dataset.copy]);
         note.textContent = `${what} is copied.`;
       } catch (error) {
         note.textContent = `${what} could not be copied (${error.message}); select it below instead.`;

@@ -12,6 +12,7 @@ urlpatterns = [
          name="conversation-api"),
     path("api/turns/<int:turn_id>/", views.turn_api, name="turn-api"),
     path("api/turns/<int:turn_id>/timeline/", views.turn_timeline_api, name="turn-timeline-api"),
+    path("api/turns/<int:turn_id>/code/", views.turn_code_api, name="turn-code-api"),
     path("turns/<int:turn_id>/tokens/", views.turn_tokens, name="turn-tokens"),
     path("tokenizer/", views.tokenizer, name="tokenizer"),
     path("api/tokenize/", views.tokenize_api, name="tokenize-api"),

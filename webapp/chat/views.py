@@ -123,6 +123,14 @@ def turn_timeline_api(request, turn_id):
     return turn_timeline.response(get_object_or_404(own_turns(request.user), pk=turn_id))
 
 
+@require_GET
+@login_required
+def turn_code_api(request, turn_id):
+    """Copy as code: the prompt of the turn's last generation as text and as Python."""
+    turn = get_object_or_404(own_turns(request.user), pk=turn_id)
+    return turn_timeline.response(turn, turn_timeline.code)
+
+
 def timeline_page(request, turn, source: str, back: str, back_label: str):
     """The token timeline page of `turn`, its data read from `source` (the owner's API, or
     the admin's for staff)."""
