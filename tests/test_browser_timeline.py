@@ -90,6 +90,7 @@ def test_the_timeline_of_a_tool_turn_opened_from_the_chat(site, browser_page):
 
     rounds = page.locator(".tl-round")
     expect(rounds).to_have_count(2)
+    expect(page.locator("#tl-error")).to_be_hidden()  # as many tokens as the worker counted
     expect(rounds.nth(1).locator(".tl-tool-mark")).to_have_text("after functions.calculator answered")
     for n in range(2):  # each round: what it was given, then what it wrote
         parts = rounds.nth(n).locator(".tl-part")
@@ -139,6 +140,7 @@ def test_a_long_turn_draws_only_the_tokens_near_the_viewport(site, browser_page)
     api = page.request.get(f"{site.base}/api/turns/{stored['long']['turn_id']}/timeline/").json()
     listed = sum(len(s["tokens"]) for r in api["rounds"] for s in r["spans"])
     assert listed > LONG_NUMBERS
+    expect(page.locator("#tl-error")).to_be_hidden()
 
     drawn = page.locator("#tl-rounds .tl-tok").count()
     print(f"\nlong turn: {listed} tokens listed, {drawn} drawn at first")

@@ -60,6 +60,27 @@ def test_the_snippet_of_a_plain_turn_has_no_developer_message():
     assert ids == built.last_prompt and "DeveloperContent.new()" not in code
 
 
+class DeclaredPython:
+    """A system tool as the python tool declares itself (its sandbox is not needed to render)."""
+
+    name = "python"
+
+    def declaration(self):
+        return harmony.SystemTool("python", "Runs 'code' in a sandbox.\nIt times out after 5 s.")
+
+
+def test_the_snippet_declares_a_system_tool_in_the_system_message(monkeypatch):
+    from inference.tools import registry
+
+    monkeypatch.setattr(registry, "_tools", {**registry._tools, "python": DeclaredPython()})
+    settings = harmony.TurnSettings(effort="high", builtin_tools=["python"], date="2026-02-03")
+    code, built, _ = snippet_and_timeline([harmony.Msg(role="user", text="Hi")], settings,
+                                          final_answer("Hello."))
+    ids, _ = run_snippet(code)
+    assert ids == built.last_prompt and "ToolNamespaceConfig(name='python'" in code
+    assert "DeveloperContent.new()" not in code
+
+
 def test_a_snippet_needs_the_date_it_was_rendered_with():
     with pytest.raises(ValueError, match="date"):
         harmony_code.python_snippet([harmony.Msg(role="user", text="Hi")], harmony.TurnSettings(), "t")

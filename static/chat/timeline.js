@@ -268,13 +268,21 @@ function showSummary(data) {
   set("completion", number.format(data.completion_tokens));
   set("date", data.date);
   summary.setAttribute("aria-busy", "false");
-  const counted = data.counted.prompt_tokens;
-  if (typeof counted === "number" && counted !== data.prompt_tokens) {
-    errorBox.textContent = `The worker counted ${number.format(counted)} prompt tokens for this turn; ` +
-      `the prompts rebuilt here hold ${number.format(data.prompt_tokens)}. The turn's history or its ` +
-      `tools have changed since it ran: what is shown is not exactly what the model was given.`;
-    errorBox.hidden = false;
+  // what the worker counted as it ran, against what is shown: a difference is said, not hidden
+  const notes = [];
+  const { prompt_tokens: given, output_tokens: wrote } = data.counted;
+  if (typeof given === "number" && given !== data.prompt_tokens) {
+    notes.push(`The worker counted ${number.format(given)} prompt tokens for this turn; the prompts ` +
+      `rebuilt here hold ${number.format(data.prompt_tokens)}: its history or its tools have changed ` +
+      `since it ran, and what is shown is not exactly what the model was given.`);
   }
+  if (typeof wrote === "number" && wrote !== data.completion_tokens) {
+    notes.push(`The model wrote ${number.format(wrote)} tokens; ${number.format(data.completion_tokens)} ` +
+      `are shown (tokens written outside any message are not stored, and messages stored without ` +
+      `their tokens are shown as harmony renders them).`);
+  }
+  errorBox.textContent = notes.join(" ");
+  errorBox.hidden = !notes.length;
 }
 
 async function load() {
