@@ -1,61 +1,38 @@
 """The harmony token timeline in a real browser (Debian chromium) on the real site: a turn with
 a calculator call, stored by the worker task on a scripted engine inside the site's own
-environment, is opened from the chat's "Tokens" action. The page splits each round's prompt
-from its completion, marks the tool round, sets the special tokens and the recipient apart,
-gives each token's id and position on hover and, from the keyboard, in a tooltip. "Copy as
-code" copies the turn's prompt as Python from the chat, and as text from the timeline page. A long turn (thousands of tokens) starts with only the
-chunks near the viewport drawn. Screenshots go to tests/artifacts/; axe-core finds no serious
-or critical violation."""
+environment (tests/browser.py's scripted_turn), is opened from the chat's "Tokens" action. The
+page splits each round's prompt from its completion, marks the tool round, sets the special
+tokens and the recipient apart, gives each token's id and position on hover and, from the
+keyboard, in a tooltip. "Copy as code" copies the turn's prompt as Python from the chat, and as
+text from the timeline page. A long turn (thousands of tokens) starts with only the chunks near
+the viewport drawn. Nothing breaks the site's CSP. Screenshots go to tests/artifacts/; axe-core
+finds no serious or critical violation and every control is reachable by the keyboard."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 from playwright.sync_api import expect
 
-from tests.browser import ARTIFACTS, ROOT, assert_accessible, log_in
+from tests.browser import ARTIFACTS, assert_accessible, assert_keyboard_reachable, log_in, scripted_turn
 
 LONG_NUMBERS = 3000
-# Run by a manage.py shell of the site (its database and Redis): turns stored as a worker
-# stores them, by the worker task, with the scripted engine as the loaded model.
-STORE = """
-import json, sys
-sys.path.insert(0, "tests")
-from django.contrib.auth import get_user_model
-from scripted_engine import ScriptedEngine, calculator_call, final_answer
-from webapp.chat import tasks, turns, worker
-from webapp.chat.frames import TurnRequest
-user = get_user_model().objects.get(username="e2e")
-
-def stored(text, settings, *completions):
-    worker._engine = ScriptedEngine(*completions)
-    turn, _ = turns.create_turn(user, TurnRequest(request_id="timeline", conversation_id=None,
-                                                  text=text, effort="high", settings=settings))
-    tasks.execute(turn.id, "timeline-test", resume=False)
-    turn.refresh_from_db()
-    return {"turn_id": turn.id, "conversation_id": turn.conversation_id, "status": turn.status}
-
-tool = stored("What is 12 * 34?", {"builtin_tools": ["calculator"]}, calculator_call("12 * 34"),
-              "<|channel|>analysis<|message|>The calculator says 408.<|end|><|start|>assistant"
-              + final_answer("12 * 34 = **408**"))
-count = " ".join(str(n) for n in range(1, %d + 1))
-long = stored("Count to %d.", {"max_output_tokens": 50000},
-              "<|channel|>analysis<|message|>" + count + "<|end|><|start|>assistant" + final_answer("Done."))
-print(json.dumps({"tool": tool, "long": long}))
-""" % (LONG_NUMBERS, LONG_NUMBERS)
-
 SPECIALS = ["<|start|>", "<|channel|>", "<|constrain|>", "<|message|>", "<|call|>", "<|return|>",
             "<|end|>"]
 
 
-def store_turns(site) -> dict:
-    run = subprocess.run([sys.executable, "manage.py", "shell", "-c", STORE], cwd=ROOT, env=site.env,
-                         capture_output=True, text=True, timeout=180)
-    assert run.returncode == 0, run.stderr[-3000:]
-    stored = json.loads(run.stdout.strip().splitlines()[-1])
-    assert stored["tool"]["status"] == stored["long"]["status"] == "completed", stored
+def tool_turn(site) -> dict:
+    """A calculator turn, stored by the worker task (tests/browser.py's scripted turn)."""
+    stored = scripted_turn(site, "What is 12 * 34?", "12 * 34 = **408**")
+    assert stored["status"] == "completed", stored["status"]
+    return stored
+
+
+def long_turn(site) -> dict:
+    """A turn that counts to LONG_NUMBERS in its analysis: thousands of tokens."""
+    count = " ".join(str(n) for n in range(1, LONG_NUMBERS + 1))
+    stored = scripted_turn(site, f"Count to {LONG_NUMBERS}.", completions=[
+        f"<|channel|>analysis<|message|>{count}<|end|><|start|>assistant<|channel|>final"
+        "<|message|>Done.<|return|>"], settings={"max_output_tokens": 50000})
+    assert stored["status"] == "completed", stored["status"]
     return stored
 
 
@@ -66,7 +43,7 @@ def copy_python_then_open_timeline_from_the_chat(page, site, turn) -> str:
     actions = page.locator(".turn[data-status=completed] .answer-actions")
     page.click(".turn [data-slot=copy] summary")
     expect(actions.locator("[data-copy=python]")).to_be_visible()
-    assert_accessible(page, ".turn .answer-actions")
+    assert_accessible(page)
     page.screenshot(path=str(ARTIFACTS / "timeline-chat-actions.png"))
     actions.locator("[data-copy=python]").click()
     expect(actions.locator("[data-slot=copy-note]")).to_have_text("Python copied")
@@ -81,11 +58,11 @@ def test_the_timeline_of_a_tool_turn_opened_from_the_chat(site, browser_page):
     page = browser_page
     refused = []  # the page's scripts and styles run under the site's Content-Security-Policy
     page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
-    stored = store_turns(site)
+    stored = tool_turn(site)
     log_in(page, site)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site.base)
-    copied = copy_python_then_open_timeline_from_the_chat(page, site, stored["tool"])
-    api = page.request.get(f"{site.base}/api/turns/{stored['tool']['turn_id']}/timeline/").json()
+    copied = copy_python_then_open_timeline_from_the_chat(page, site, stored)
+    api = page.request.get(f"{site.base}/api/turns/{stored['turn_id']}/timeline/").json()
     assert copied == api["code"]["python"]
 
     rounds = page.locator(".tl-round")
@@ -128,16 +105,17 @@ def test_the_timeline_of_a_tool_turn_opened_from_the_chat(site, browser_page):
 
     page.screenshot(path=str(ARTIFACTS / "timeline-tool-turn.png"), full_page=True)
     assert_accessible(page)
+    assert_keyboard_reachable(page)
     assert refused == []
 
 
 def test_a_long_turn_draws_only_the_tokens_near_the_viewport(site, browser_page):
     page = browser_page
-    stored = store_turns(site)
+    stored = long_turn(site)
     log_in(page, site)
-    page.goto(f"{site.base}/turns/{stored['long']['turn_id']}/tokens/")
+    page.goto(f"{site.base}/turns/{stored['turn_id']}/tokens/")
     expect(page.locator("#tl-rounds")).to_have_attribute("aria-busy", "false")
-    api = page.request.get(f"{site.base}/api/turns/{stored['long']['turn_id']}/timeline/").json()
+    api = page.request.get(f"{site.base}/api/turns/{stored['turn_id']}/timeline/").json()
     listed = sum(len(s["tokens"]) for r in api["rounds"] for s in r["spans"])
     assert listed > LONG_NUMBERS
     expect(page.locator("#tl-error")).to_be_hidden()
