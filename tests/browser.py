@@ -66,7 +66,8 @@ def site_shell(site, script: str, **env) -> dict:
 
 
 # A turn run by the worker's own code (webapp.chat.tasks) on a scripted engine in the site's
-# database: a calculator call, then an analysis and the answer. Prints the stored turn.
+# database: a calculator call, then an analysis and the answer (or the generations and settings
+# given as JSON in COMPLETIONS and SETTINGS). Prints the stored turn.
 SCRIPTED_TURN = """
 import json, os
 from django.contrib.auth import get_user_model
@@ -76,11 +77,13 @@ from webapp.chat.models import Conversation, Turn
 from webapp.chat.replay import turn_frames
 user = get_user_model().objects.get(username="e2e")
 conversation = Conversation.objects.create(user=user, title=os.environ["QUESTION"])
+settings = json.loads(os.environ["SETTINGS"]) if "SETTINGS" in os.environ else {"builtin_tools": ["calculator"]}
 turn = Turn.objects.create(conversation=conversation, request_id="scripted", effort="high",
-    user_text=os.environ["QUESTION"], settings={"builtin_tools": ["calculator"]}, status="queued")
-worker._engine = ScriptedEngine(calculator_call("12 * 34"),
-    "<|channel|>analysis<|message|>The calculator says 408.<|end|>"
-    "<|start|>assistant" + final_answer(os.environ["ANSWER"]))
+    user_text=os.environ["QUESTION"], settings=settings, status="queued")
+completions = json.loads(os.environ["COMPLETIONS"]) if "COMPLETIONS" in os.environ else [
+    calculator_call("12 * 34"), "<|channel|>analysis<|message|>The calculator says 408.<|end|>"
+    "<|start|>assistant" + final_answer(os.environ["ANSWER"])]
+worker._engine = ScriptedEngine(*completions)
 tasks.execute(turn.id, "w-scripted", resume=False)
 turn = Turn.objects.prefetch_related("messages").get(pk=turn.id)
 print(json.dumps({"conversation_id": conversation.id, "turn_id": turn.id, "status": turn.status,
@@ -88,11 +91,18 @@ print(json.dumps({"conversation_id": conversation.id, "turn_id": turn.id, "statu
 """
 
 
-def scripted_turn(site, question: str, answer: str) -> dict:
+def scripted_turn(site, question: str, answer: str = "", completions: list[str] | None = None,
+                  settings: dict | None = None) -> dict:
     """The live site's user asked `question`; the worker's code ran the turn on a scripted
-    engine (calculator call, analysis, `answer` as the final message) and stored it, with
-    its metrics. Returns its conversation_id, turn_id, status and replayed frames."""
-    return site_shell(site, SCRIPTED_TURN, QUESTION=question, ANSWER=answer)
+    engine (calculator call, analysis, `answer` as the final message; or `completions`, raw
+    harmony, one a generation, under `settings`) and stored it, with its metrics. Returns its
+    conversation_id, turn_id, status and replayed frames."""
+    env = {"QUESTION": question, "ANSWER": answer}
+    if completions is not None:
+        env["COMPLETIONS"] = json.dumps(completions)
+    if settings is not None:
+        env["SETTINGS"] = json.dumps(settings)
+    return site_shell(site, SCRIPTED_TURN, **env)
 
 
 def in_pieces(frames, size=7):

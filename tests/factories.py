@@ -158,3 +158,15 @@ USAGE_TURNS = [
 def store_usage_turns(user):
     """USAGE_TURNS, each in a conversation of `user`."""
     return [stored_turn(user, **fields) for fields in USAGE_TURNS]
+
+
+def full_prompts(rounds: list[dict]) -> list[list[int]]:
+    """Each round's whole prompt from a token timeline's JSON (inference/timeline.py): the
+    tokens it reuses from the round before, then those it lists."""
+    prompts, context = [], []
+    for r in rounds:
+        listed = [t["id"] for s in r["spans"] if s["part"] == "prompt" for t in s["tokens"]]
+        prompts.append(context[:r["reused"]] + listed)
+        context = prompts[-1] + [t["id"] for s in r["spans"] if s["part"] == "completion"
+                                 for t in s["tokens"]]
+    return prompts

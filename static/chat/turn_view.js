@@ -7,6 +7,7 @@
 
 import { renderMarkdown } from "./markdown.js";
 import * as fmt from "./format.js";
+import { copyTurnCode } from "./copy_code.js";
 
 const DONE = new Set(["completed", "cancelled", "failed", "length"]);
 const STAGE = { sending: 0, queued: 1, running: 2, awaiting: 2 };
@@ -118,6 +119,14 @@ export class TurnView {
     this.slot["regen-button"].addEventListener("click", () =>
       this.actions.regenerate(this, this.slot["regen-effort"].value));
     this.slot.compare.addEventListener("click", () => this.actions.compare(this));
+    for (const button of this.slot.copy.querySelectorAll("[data-copy]")) {
+      button.addEventListener("click", () => this.copyCode(button.dataset.copy));
+    }
+    this.slot.copy.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape" || !this.slot.copy.open) return;
+      this.slot.copy.open = false;
+      this.slot.copy.querySelector("summary").focus();
+    });
     const analysis = this.slot.analysis;
     analysis.addEventListener("toggle", () => {
       if (analysis.open !== this.analysisWanted) this.analysisAuto = false; // the user chose
@@ -451,6 +460,8 @@ export class TurnView {
     s["stop-text"].textContent = this.stopping ? "Stopping…" : "Stop";
     s.regen.hidden = !this.done || !this.actions.regenerate;
     s.compare.hidden = !this.done || !this.actions.compare;
+    s.tokens.hidden = s.copy.hidden = !this.done || this.turnId === null;
+    if (!s.tokens.hidden) s.tokens.href = `/turns/${this.turnId}/tokens/`; // its harmony token timeline
     if (!s.regen.hidden && !s["regen-effort"].dataset.chosen) {
       s["regen-effort"].value = this.effort === "high" ? "low" : this.effort === "low" ? "medium" : "high";
       s["regen-effort"].dataset.chosen = "1";
@@ -471,6 +482,20 @@ export class TurnView {
     s["final-placeholder"].textContent = FINAL_PLACEHOLDER[this.status] ?? "";
     s["final-placeholder"].classList.toggle("working", !this.done && this.status !== "awaiting");
     s.final.dataset.empty = hasFinal ? "false" : "true";
+  }
+
+  // Copy as code (copy_code.js): the prompt of the turn's last generation, as text or Python.
+  async copyCode(which) {
+    const note = this.slot["copy-note"];
+    this.slot.copy.open = false;
+    try {
+      await copyTurnCode(this.turnId, which);
+      note.textContent = which === "prompt" ? "Prompt copied" : "Python copied";
+    } catch (error) {
+      note.textContent = `Not copied: ${error.message}`;
+    }
+    clearTimeout(this.copyNoteTimer);
+    this.copyNoteTimer = setTimeout(() => { note.textContent = ""; }, 4000);
   }
 
   hasFinal() {

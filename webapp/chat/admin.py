@@ -1,19 +1,23 @@
 """Admin inspection of stored transcripts: turns filtered by status, effort, model, user and
 harmony lint; each turn's messages side by side per channel, the raw harmony text of its
-tokens, its lint findings and its metrics. Transcripts are evidence: nobody, superusers
-included, adds, changes or deletes them here."""
+tokens, its lint findings, its metrics and a link to its harmony token timeline (the chat's
+page, for any turn). Transcripts are evidence: nobody, superusers included, adds, changes
+or deletes them here."""
 
 from __future__ import annotations
 
 import json
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from inference import events, harmony
 
-from . import lint_admin, transcript_export
+from . import lint_admin, transcript_export, turn_timeline, views
 from .models import Conversation, Message, Turn
 
 
@@ -68,11 +72,12 @@ class TurnAdmin(ReadOnly, admin.ModelAdmin):
     readonly_fields = ("conversation", "request_id", "user_text", "effort", "status", "model",
                        "device", "worker", "celery_task_id", "queued_at", "started_at",
                        "finished_at", "regenerated_from", "error_view", "metrics_view",
-                       "settings_view", "channels_view", "harmony_view", "lint_view")
+                       "settings_view", "channels_view", "harmony_view", "lint_view",
+                       "timeline_link")
     exclude = ("settings", "metrics", "error", "pending_call", "lint")
     fieldsets = (
         (None, {"fields": ("conversation", "user_text", "effort", "status", "error_view",
-                           "regenerated_from")}),
+                           "regenerated_from", "timeline_link")}),
         ("Harmony lint", {"fields": ("lint_view",)}),
         ("Messages by channel", {"fields": ("channels_view",)}),
         ("Metrics", {"fields": ("metrics_view", "model", "device", "worker", "queued_at",
@@ -107,6 +112,34 @@ class TurnAdmin(ReadOnly, admin.ModelAdmin):
         response = HttpResponse("".join(lines), content_type="application/jsonl; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="turns.jsonl"'
         return response
+
+    def get_urls(self):
+        own = [
+            path("<int:turn_id>/timeline/", self.admin_site.admin_view(self.timeline_page),
+                 name="chat_turn_timeline"),
+            path("<int:turn_id>/timeline.json", self.admin_site.admin_view(self.timeline_api),
+                 name="chat_turn_timeline_api"),
+        ]
+        return own + super().get_urls()
+
+    def viewable_turn(self, request, turn_id) -> Turn:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return get_object_or_404(Turn.objects.select_related("conversation"), pk=turn_id)
+
+    def timeline_page(self, request, turn_id):
+        turn = self.viewable_turn(request, turn_id)
+        return views.timeline_page(request, turn, reverse("admin:chat_turn_timeline_api", args=[turn.id]),
+                                   reverse("admin:chat_turn_change", args=[turn.id]),
+                                   "Back to the turn in the admin")
+
+    def timeline_api(self, request, turn_id):
+        return turn_timeline.response(self.viewable_turn(request, turn_id))
+
+    @admin.display(description="token timeline")
+    def timeline_link(self, turn):
+        return format_html('<a href="{}">The tokens the model was given and wrote, round by round</a>',
+                          reverse("admin:chat_turn_timeline", args=[turn.id]))
 
     @admin.display(description="user", ordering="conversation__user__username")
     def user(self, turn):

@@ -8,12 +8,14 @@ import json
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from inference import tokens
 from inference.harmony import EFFORTS
 from inference.tools import registry
 
+from . import turn_timeline
 from .models import Conversation, Turn
 from .replay import turn_frames
 
@@ -104,11 +106,47 @@ def conversation_api(request, conversation_id):
     return JsonResponse(conversation_payload(conversation))
 
 
+def own_turns(user):
+    return Turn.objects.filter(conversation__user=user).select_related("conversation")
+
+
 @require_GET
 @login_required
 def turn_api(request, turn_id):
-    turn = get_object_or_404(Turn.objects.filter(conversation__user=request.user), pk=turn_id)
+    turn = get_object_or_404(own_turns(request.user), pk=turn_id)
     return JsonResponse(turn_payload(turn))
+
+
+@require_GET
+@login_required
+def turn_timeline_api(request, turn_id):
+    return turn_timeline.response(get_object_or_404(own_turns(request.user), pk=turn_id))
+
+
+@require_GET
+@login_required
+def turn_code_api(request, turn_id):
+    """Copy as code: the prompt of the turn's last generation as text and as Python."""
+    turn = get_object_or_404(own_turns(request.user), pk=turn_id)
+    return turn_timeline.response(turn, turn_timeline.code)
+
+
+def timeline_page(request, turn, source: str, back: str, back_label: str):
+    """The token timeline page of `turn`, its data read from `source` (the owner's API, or
+    the admin's for staff)."""
+    return render(request, "chat/timeline.html", {
+        "turn": turn, "back": back, "back_label": back_label,
+        "page_data": {"source": source, "turn_id": turn.id},
+    })
+
+
+@require_GET
+@login_required
+def turn_tokens(request, turn_id):
+    turn = get_object_or_404(own_turns(request.user), pk=turn_id)
+    return timeline_page(request, turn, reverse("chat:turn-timeline-api", args=[turn.id]),
+                         reverse("chat:conversation", args=[turn.conversation_id]),
+                         "Back to the conversation")
 
 
 @require_GET
