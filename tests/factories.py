@@ -131,28 +131,46 @@ def usage_metrics(analysis=0, commentary=0, final=0, ttft_ms=None, tok_s=None, e
     return {**metrics, "engine": engine} if engine else metrics
 
 
-def usage_turn(day, model, effort, metrics, status="completed") -> dict:
-    """A turn's fields for USAGE_TURNS, queued at 10:00 UTC on `day` (YYYY-MM-DD)."""
+def usage_turn(day, model, effort, metrics, status="completed", lint=None) -> dict:
+    """A turn's fields for USAGE_TURNS, queued at 10:00 UTC on `day` (YYYY-MM-DD), with its
+    conformance `lint` (None: not linted)."""
     return {"queued_at": f"{day}T10:00:00+00:00", "model": model, "effort": effort,
-            "status": status, "metrics": metrics}
+            "status": status, "metrics": metrics, "lint": lint}
+
+
+def lint_finding(code, index=None) -> dict:
+    """One stored conformance finding (inference/lint.py) of `code`, at message `index`."""
+    return {"code": code, "index": index, "message": f"{code} (crafted)"}
 
 
 # Turns of early March 2020 for the usage figures: in the range 2020-03-01 to 2020-03-05, four
 # finished 20b turns and three nano ones (one stored before engines were recorded); a turn paused
 # on a tool call (its metrics so far are stored; no sweeper ends it), one without metrics and one
-# of February, which the figures leave out.
+# of February, which the figures leave out. Lint: of the 20b turns in range two have findings
+# (one of them call_on_analysis twice), one is clean and the cancelled one was never linted; of
+# the nano ones one is clean, one misses its stop token, the failed one was never linted.
 USAGE_TURNS = [
-    usage_turn("2020-03-02", "gpt-oss-20b", "high", usage_metrics(100, 20, 50, 200.0, 50.0, "vllm")),
-    usage_turn("2020-03-02", "gpt-oss-20b", "low", usage_metrics(10, 0, 30, 100.0, 70.0, "vllm")),
-    usage_turn("2020-03-04", "gpt-oss-20b", "medium", usage_metrics(40, 5, 60, 900.0, 12.0, "transformers")),
-    usage_turn("2020-03-04", "gpt-oss-nano", "low", usage_metrics(8, 0, 12, 30.0, 300.0, "transformers")),
-    usage_turn("2020-03-04", "gpt-oss-nano", "medium", usage_metrics(6, 0, 10, 50.0, 200.0, "transformers")),
+    usage_turn("2020-03-02", "gpt-oss-20b", "high", usage_metrics(100, 20, 50, 200.0, 50.0, "vllm"),
+               lint=[lint_finding("call_on_analysis", 1), lint_finding("no_final")]),
+    usage_turn("2020-03-02", "gpt-oss-20b", "low", usage_metrics(10, 0, 30, 100.0, 70.0, "vllm"), lint=[]),
+    usage_turn("2020-03-04", "gpt-oss-20b", "medium", usage_metrics(40, 5, 60, 900.0, 12.0, "transformers"),
+               lint=[lint_finding("call_on_analysis", 1), lint_finding("call_on_analysis", 3)]),
+    usage_turn("2020-03-04", "gpt-oss-nano", "low", usage_metrics(8, 0, 12, 30.0, 300.0, "transformers"), lint=[]),
+    usage_turn("2020-03-04", "gpt-oss-nano", "medium", usage_metrics(6, 0, 10, 50.0, 200.0, "transformers"),
+               lint=[lint_finding("missing_stop", 2)]),
     usage_turn("2020-03-04", "gpt-oss-20b", "high", usage_metrics(60, 0, 0, 400.0, 30.0, "vllm"), "cancelled"),
     usage_turn("2020-03-05", "gpt-oss-nano", "high", usage_metrics(), "failed"),
-    usage_turn("2020-03-02", "gpt-oss-20b", "high", usage_metrics(999, 999, 999, 1.0, 1.0, "vllm"), "awaiting"),
-    usage_turn("2020-03-03", "gpt-oss-20b", "high", None),
-    usage_turn("2020-02-29", "gpt-oss-20b", "low", usage_metrics(500, 0, 500, 5.0, 5.0, "vllm")),
+    usage_turn("2020-03-02", "gpt-oss-20b", "high", usage_metrics(999, 999, 999, 1.0, 1.0, "vllm"), "awaiting",
+               lint=[lint_finding("bad_recipient", 0)]),
+    usage_turn("2020-03-03", "gpt-oss-20b", "high", None, lint=[lint_finding("bad_recipient", 0)]),
+    usage_turn("2020-02-29", "gpt-oss-20b", "low", usage_metrics(500, 0, 500, 5.0, 5.0, "vllm"),
+               lint=[lint_finding("bad_recipient", 0)]),
 ]
+# Their lint per model (usage_stats.lint_by_model) from 2020-03-01 to 2020-03-05.
+USAGE_LINT = {"codes": ["call_on_analysis", "no_final", "missing_stop"], "rows": [
+    {"model": "gpt-oss-20b", "turns": 4, "linted": 3, "flagged": 2, "counts": [2, 1, 0]},
+    {"model": "gpt-oss-nano", "turns": 3, "linted": 2, "flagged": 1, "counts": [0, 0, 1]},
+]}
 
 
 def store_usage_turns(user):

@@ -78,17 +78,17 @@ def summary_rows(page: str) -> dict[str, list[str]]:
     rows = {}
     for row in re.findall(r"<tr>(.*?)</tr>", table, re.S):
         cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
-        rows["" if cells[0] == "model" else cells[0]] = cells[1:]
+        rows["" if cells[0] == "Model" else cells[0]] = cells[1:]
     return rows
 
 
 def test_the_turn_list_is_headed_by_the_lint_per_model(staff_client, turns):
     rows = summary_rows(staff_client.get("/admin/chat/turn/").content.decode())
-    assert rows[""] == ["turns", "linted", "with findings", "call_on_analysis", "no_final"]
+    assert rows[""] == ["Turns", "Linted", "With findings", "call_on_analysis", "no_final"]
     assert rows["gpt-oss-20b"] == ["3", "2", "1", "1", "0"]
     assert rows["gpt-oss-120b"] == ["1", "1", "1", "1", "1"]
     filtered = summary_rows(staff_client.get("/admin/chat/turn/?lint=clean").content.decode())
-    assert filtered == {"": ["turns", "linted", "with findings"], "gpt-oss-20b": ["1", "1", "0"]}
+    assert filtered == {"": ["Turns", "Linted", "With findings"], "gpt-oss-20b": ["1", "1", "0"]}
 
 
 def test_the_turn_page_lists_its_findings(staff_client, turns):

@@ -1,6 +1,6 @@
 """`manage.py export_transcripts` writes one JSON row per finished turn: harmony messages with
 the system and developer messages (tools declared), or tokens with their loss mask; it filters
-by user, date, model and effort, and refuses bad arguments saying which."""
+by user, date, model, effort and lint (completed turns found clean), and refuses bad arguments saying which."""
 
 import io
 import json
@@ -10,7 +10,8 @@ from django.core.management import CommandError, call_command
 
 from inference import harmony
 from webapp.chat.models import Turn
-from tests.factories import stored_conversation, transcript_settings, two_turn_messages
+from tests.factories import (TWO_TURNS, lint_finding, stored_conversation, transcript_settings,
+                             two_turn_messages)
 
 pytestmark = pytest.mark.django_db
 
@@ -103,11 +104,16 @@ def test_a_turn_that_cannot_be_rendered_is_named_and_the_rest_exported(make_user
     assert "exported 1 turn(s) as harmony rows, left out 1" in err
 
 
-@pytest.mark.skip(reason="needs Turn.lint (merged by the lead)")
-def test_lint_clean_exports_only_turns_whose_lint_found_nothing(make_user):
+def test_lint_clean_exports_only_completed_turns_whose_lint_found_nothing(make_user):
     clean, flagged = stored_conversation(make_user("ada"))
     unlinted = stored_conversation(make_user("bob"), turns=[("Hi", [])])[0]
+    # cut off from outside, so spared the ending checks: clean as far as they went
+    cut_short = stored_conversation(make_user("cy"), status="cancelled", lint=[],
+                                    turns=[("Stop", TWO_TURNS[0][1][:1])])[0]  # analysis only
+    never_ran = stored_conversation(make_user("di"), status="cancelled", lint=[],
+                                    turns=[("Hi", [])])[0]  # cancelled while queued: nothing to lint
     Turn.objects.filter(id=clean.id).update(lint=[])
-    Turn.objects.filter(id=flagged.id).update(lint=[{"check": "no_final"}])
+    Turn.objects.filter(id=flagged.id).update(lint=[lint_finding("no_final")])
     assert unlinted.lint is None
     assert [r["turn"] for r in export("--lint-clean")[0]] == [clean.id]
+    assert {cut_short.id, never_ran.id} <= {r["turn"] for r in export()[0]}  # without --lint-clean

@@ -1,7 +1,7 @@
 """The usage page: staff only (anyone else is redirected to the admin's login and sees no
 figure), its filter (the last 30 days by default; a bad date or range is a 400 that names the
-problem and keeps what was typed), the figures' tables, the lint section only where turns are
-linted, and the links to it from the admin index and, for staff, the chat's top bar."""
+problem and keeps what was typed), the figures' tables, the harmony lint's chart and table (a
+note instead of the chart where no turn has a finding), and the links to it from the admin index and, for staff, the chat's top bar."""
 
 import datetime
 import json
@@ -65,10 +65,9 @@ def test_staff_see_the_figures_of_the_range_as_tables_and_page_data(staff, ada):
     assert "<tr><th scope=\"row\">gpt-oss-nano</th><td>unknown</td><td>1</td><td>–</td><td>–</td></tr>" in html
     assert "<tr><th scope=\"row\">gpt-oss-20b</th><td>1</td><td>1</td><td>2</td></tr>" in html
     assert page_data(response) == usage_stats.usage(datetime.date(2020, 3, 1), datetime.date(2020, 3, 5))
-    for chart in ("chart-tokens", "chart-ttft", "chart-speed", "chart-effort"):
+    for chart in ("chart-tokens", "chart-ttft", "chart-speed", "chart-effort", "chart-lint"):
         assert f'id="{chart}" role="img" aria-label=' in html
     assert 'src="/static/vendor/chart.js/dist/chart.umd.min.js"' in html
-    assert ('id="lint-section"' in html) == usage_stats.lint_stored()
 
 
 def test_the_model_filter_is_kept_selected(staff, ada):
@@ -99,15 +98,26 @@ def test_a_bad_filter_is_a_400_that_says_why_and_keeps_the_input(staff, query, m
     assert 'id="page-data"' not in html and "chart-tokens" not in html
 
 
-def test_lint_findings_are_shown_where_turns_are_linted(staff, monkeypatch):
-    figures = usage_stats.usage(datetime.date(2020, 3, 1), datetime.date(2020, 3, 5))
-    figures["lint"] = [{"model": "gpt-oss-20b", "linted": 3, "clean": 1, "findings": 3,
-                        "codes": {"tool_call_on_analysis": 2, "no_final": 1}}]
-    monkeypatch.setattr(usage_stats, "usage", lambda *args: figures)
+def test_the_lint_table_counts_turns_per_model_and_code(staff, ada):
+    store_usage_turns(ada)
     html = staff.get(MARCH).content.decode()
-    assert 'id="chart-lint" role="img"' in html
-    assert ("<tr><th scope=\"row\">gpt-oss-20b</th><td>3</td><td>1</td><td>3</td><td>"
-            "<code>tool_call_on_analysis</code> 2, <code>no_final</code> 1</td></tr>") in html
+    section = html.split('id="lint-section"', 1)[1].split("</section>", 1)[0]
+    assert ('<th scope="col">With findings</th><th scope="col"><code>call_on_analysis</code></th>'
+            '<th scope="col"><code>no_final</code></th><th scope="col"><code>missing_stop</code></th>') in section
+    assert ('<tr><th scope="row">gpt-oss-20b</th><td>4</td><td>3</td><td>2</td>'
+            '<td>2</td><td>1</td><td>0</td></tr>') in section
+    assert ('<tr><th scope="row">gpt-oss-nano</th><td>3</td><td>2</td><td>1</td>'
+            '<td>0</td><td>0</td><td>1</td></tr>') in section
+    assert 'id="lint-none"' not in section
+
+
+def test_a_range_without_findings_has_a_note_instead_of_the_lint_chart(staff, ada):
+    store_usage_turns(ada)
+    html = staff.get(MARCH + "&model=gpt-oss-nano&since=2020-03-05").content.decode()  # one failed turn, not linted
+    section = html.split('id="lint-section"', 1)[1].split("</section>", 1)[0]
+    assert 'id="chart-lint"' not in section
+    assert "No lint findings in this range." in section
+    assert '<tr><th scope="row">gpt-oss-nano</th><td>1</td><td>0</td><td>0</td></tr>' in section
 
 
 def test_the_page_only_answers_get(staff):

@@ -1,13 +1,13 @@
 """The usage figures from crafted stored turns (tests/factories.py USAGE_TURNS): tokens per
 channel per day, median TTFT and decode speed per model and engine (odd and even counts, figures
-that are null), the effort mix, and the model filter; turns not finished, without metrics or
-outside the range are left out. Run on SQLite, and again on PostgreSQL (JSON key lookups)."""
+that are null), the effort mix, the harmony lint per model, and the model filter; turns not
+finished, without metrics or outside the range are left out. Run on SQLite, and again on PostgreSQL (JSON key lookups)."""
 
 import datetime
 
 import pytest
 
-from tests.factories import store_usage_turns
+from tests.factories import USAGE_LINT, store_usage_turns
 from tests.postgres_rerun import rerun_on_postgresql
 from webapp.chat import usage_stats
 
@@ -60,8 +60,9 @@ def test_effort_mix_per_model(figures):
     ]
 
 
-def test_lint_figures_exist_only_where_turns_have_a_lint_column(figures):
-    assert (figures["lint"] is None) == (not usage_stats.lint_stored())
+def test_lint_per_model_counts_the_turns_linted_flagged_and_with_each_code(figures):
+    # bad_recipient is only on turns outside the figures (paused, without metrics, February)
+    assert figures["lint"] == USAGE_LINT
 
 
 def test_the_model_filter_keeps_only_that_models_turns(ada):

@@ -47,10 +47,12 @@ draw("chart-effort", "bar", figures.efforts.map((row) => row.model),
     label: effort, backgroundColor: colour(`effort-${effort}`), data: figures.efforts.map((row) => row[effort]),
   })), perModel);
 
-if (figures.lint) {
-  const codes = [...new Set(figures.lint.flatMap((row) => Object.keys(row.codes)))];
-  draw("chart-lint", "bar", figures.lint.map((row) => row.model),
-    codes.map((code, i) => ({
-      label: code, backgroundColor: SERIES[i % SERIES.length], data: figures.lint.map((row) => row.codes[code] || 0),
-    })), perModel);
-}
+// Per check, the share of each model's linted turns with a finding of it: models with more
+// turns are not drawn longer; the table holds the counts. The legend names the checks even
+// when there is one.
+const lint = figures.lint;
+draw("chart-lint", "bar", lint.rows.map((row) => row.model),
+  lint.codes.map((code, i) => ({
+    label: code, backgroundColor: SERIES[i % SERIES.length],
+    data: lint.rows.map((row) => (row.linted ? Math.round((1000 * row.counts[i]) / row.linted) / 10 : null)),
+  })), { ...sideways("linted turns with the finding (%)"), plugins: { legend: { position: "bottom" } } });

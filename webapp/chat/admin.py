@@ -17,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 
 from inference import events, harmony
 
-from . import lint_admin, transcript_export, turn_timeline, views
+from . import lint_admin, transcript_export, turn_timeline, usage_stats, views
 from .models import Conversation, Message, Turn
 
 
@@ -92,7 +92,7 @@ class TurnAdmin(ReadOnly, admin.ModelAdmin):
         response = super().changelist_view(request, extra_context)
         listed = getattr(response, "context_data", {}).get("cl")
         if listed is not None:  # not on a redirect or an action's answer
-            response.context_data["lint_summary"] = lint_admin.per_model(listed.queryset)
+            response.context_data["lint_summary"] = usage_stats.lint_by_model(listed.queryset)
         return response
 
     @admin.action(description="Export selected turns (harmony JSONL)")

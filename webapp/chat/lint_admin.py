@@ -1,10 +1,8 @@
-"""The admin's view of the turns' conformance lint (Turn.lint, inference/lint.py): a list
-filter (not linted, clean, with findings, by code) and a per-model summary shown above the
-turn list."""
+"""The admin's list filter on the turns' conformance lint (Turn.lint, inference/lint.py): not
+linted, clean, with findings, by code. (The per-model summary above the turn list is
+usage_stats.lint_by_model, the usage page's lint figures.)"""
 
 from __future__ import annotations
-
-from collections import Counter
 
 from django.contrib import admin
 from django.db.models import TextField
@@ -42,22 +40,3 @@ class LintFilter(admin.SimpleListFilter):
         if value and value.startswith(CODE_PREFIX):
             return with_code(queryset, value.removeprefix(CODE_PREFIX))
         return queryset
-
-
-def per_model(queryset) -> dict:
-    """Per model: how many turns, how many linted, how many with findings, and how many have
-    each code (a turn counts once per code); `codes`: the codes found, in CODES order."""
-    rows: dict[str, dict] = {}
-    for model, lint in queryset.order_by().values_list("model", "lint").iterator():
-        row = rows.setdefault(model or "(none)", {"turns": 0, "linted": 0, "flagged": 0,
-                                                  "by_code": Counter()})
-        row["turns"] += 1
-        if lint is not None:
-            row["linted"] += 1
-            row["flagged"] += bool(lint)
-            row["by_code"].update({f.get("code") for f in lint})
-    found = set().union(*(row["by_code"] for row in rows.values())) if rows else set()
-    codes = [c for c in CODES if c in found] + sorted(found - set(CODES), key=str)
-    return {"codes": codes, "rows": [
-        {"model": model, **{k: row[k] for k in ("turns", "linted", "flagged")},
-         "counts": [row["by_code"][c] for c in codes]} for model, row in sorted(rows.items())]}

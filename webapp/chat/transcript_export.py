@@ -24,9 +24,13 @@ def exportable(turns):
 
 
 def lint_clean(turns):
-    """Turns whose conformance lint found nothing: `Turn.lint` is [] (null: not linted, so
-    not known to be clean)."""
-    return turns.filter(lint=[])
+    """Completed turns whose conformance lint found nothing (`Turn.lint` is []; null: not
+    linted, so not known to be clean). Only a completed turn is held to every check: the lint
+    spares a turn cut off (cancelled, out of tokens, failed outside the model) no_final or
+    missing_stop or both, so its [] says only that what came before the cut conforms, and a
+    turn cancelled while queued is [] with nothing written at all. A completed turn with []
+    has a final message, or no_final would have fired."""
+    return turns.filter(status=Turn.Status.COMPLETED, lint=[])
 
 
 def cut_off(turn: Turn) -> bool:

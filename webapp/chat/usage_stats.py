@@ -19,6 +19,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from inference.harmony import EFFORTS
+from inference.lint import CODES
 
 from .models import Turn
 
@@ -27,12 +28,6 @@ MAX_DAYS = 366
 MAX_SPEED_GROUPS = 20
 SPEEDS = ("ttft_ms", "decode_tokens_per_s")
 UNKNOWN = "unknown"  # the label of a turn whose model or engine was not recorded
-
-
-def lint_stored() -> bool:
-    """Whether turns have a `lint` column (issue 30's conformance lint): the one place that
-    decides whether the page counts and shows lint findings."""
-    return "lint" in {field.name for field in Turn._meta.fields}
 
 
 class Metric(Func):
@@ -121,35 +116,37 @@ def effort_by_model(turns) -> list[dict]:
     return [{"model": model, **counts} for model, counts in mix.items()]
 
 
-def lint_by_model(rows) -> list[dict]:
-    """Lint findings per model from `rows`, mappings with `model` and `lint` (null: not
-    linted; []: clean; else a list of {code, message, index}). Per model: the turns linted,
-    how many were clean, the findings in all and by code (most frequent first)."""
-    models = {}
-    for row in rows:
-        lint = row["lint"]
-        if not isinstance(lint, list):
-            continue  # not linted (yet)
-        tally = models.setdefault(row["model"] or UNKNOWN,
-                                  {"linted": 0, "clean": 0, "codes": Counter()})
-        tally["linted"] += 1
-        tally["clean"] += not lint
-        tally["codes"].update(str((finding or {}).get("code") or UNKNOWN) for finding in lint)
-    return [{"model": model, "linted": t["linted"], "clean": t["clean"],
-             "findings": sum(t["codes"].values()), "codes": dict(t["codes"].most_common())}
-            for model, t in sorted(models.items())]
+def lint_by_model(turns) -> dict:
+    """The harmony lint of `turns` per model, for the usage page's lint chart and the turn
+    admin's summary. `rows`, one per model: its `turns`, how many were `linted` (Turn.lint:
+    null = not linted, [] = clean, else [{code, message, index}]), how many of those had
+    findings (`flagged`), and `counts`: per code of `codes`, the turns with a finding of that
+    code (a turn counts once per code, so a count is what the admin's filter for that code
+    lists). `codes`: the codes found, in inference.lint.CODES order, any other after them."""
+    models: dict[str, dict] = {}
+    for model, lint in turns.order_by().values_list("model", "lint").iterator(chunk_size=2000):
+        row = models.setdefault(model or UNKNOWN, {"turns": 0, "linted": 0, "flagged": 0,
+                                                   "by_code": Counter()})
+        row["turns"] += 1
+        if lint is not None:
+            row["linted"] += 1
+            row["flagged"] += bool(lint)
+            row["by_code"].update({finding.get("code") or UNKNOWN for finding in lint})
+    found = set().union(*(row["by_code"] for row in models.values()))
+    codes = [code for code in CODES if code in found] + sorted(found - set(CODES))
+    return {"codes": codes, "rows": [
+        {"model": model, "turns": row["turns"], "linted": row["linted"], "flagged": row["flagged"],
+         "counts": [row["by_code"][code] for code in codes]} for model, row in sorted(models.items())]}
 
 
 def usage(since: datetime.date, until: datetime.date, model: str | None = None) -> dict:
-    """Every figure of the usage page for the range (and model, if given). `lint` is None
-    where turns are not linted."""
+    """Every figure of the usage page for the range (and model, if given)."""
     turns = finished_turns(since, until, model)
     return {
         "days": tokens_per_day(turns, since, until),
         "speed": speed_by_model_and_engine(turns),
         "efforts": effort_by_model(turns),
-        "lint": lint_by_model(turns.values("model", "lint").iterator(chunk_size=2000))
-        if lint_stored() else None,
+        "lint": lint_by_model(turns),
     }
 
 

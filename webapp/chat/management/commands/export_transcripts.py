@@ -42,7 +42,10 @@ class Command(BaseCommand):
         parser.add_argument("--model", help="only turns run by this model (as stored, exactly)")
         parser.add_argument("--effort", help=f"only turns of this effort ({', '.join(EFFORTS)})")
         parser.add_argument("--lint-clean", action="store_true",
-                            help="only turns whose conformance lint found nothing")
+                            help="only completed turns whose conformance lint found nothing (cancelled, "
+                                 "failed and length turns are left out: the lint spares a cut-off turn "
+                                 "the checks of its ending, and one cancelled while queued has nothing "
+                                 "to lint)")
         parser.add_argument("--format", default="harmony", help=f"{' or '.join(FORMATS)} (default harmony)")
 
     def handle(self, *args, user=None, since=None, model=None, effort=None, lint_clean=False,
