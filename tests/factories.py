@@ -1,5 +1,11 @@
 """Plain factories shared by the web app's tests."""
 
+# A developer's function tool as turn.create's settings declare it (no server-side code: the
+# client answers its calls)
+WEATHER_TOOL = {"name": "get_weather", "description": "Weather in a city.",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                               "required": ["city"]}}
+
 
 def turn_create(**overrides) -> dict:
     """A valid turn.create frame (docs/protocol.md), with `overrides`."""

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from factories import full_prompts
+from factories import WEATHER_TOOL, full_prompts
 from scripted_engine import calculator_call, final_answer
 from webapp.chat import tasks, turns
 from webapp.chat.frames import TurnRequest
@@ -18,9 +18,6 @@ from webapp.chat.models import Conversation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-WEATHER = {"name": "get_weather", "description": "Weather in a city.",
-           "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                          "required": ["city"]}}
 WEATHER_CALL = ("<|channel|>commentary to=functions.get_weather <|constrain|>json"
                 '<|message|>{"city": "Paris"}<|call|>')
 
@@ -87,7 +84,7 @@ def test_a_later_turn_is_rebuilt_with_its_history(make_user, worker_engine):
 def test_a_turn_paused_on_a_function_and_resumed_is_rebuilt(make_user, worker_engine):
     ada = make_user("ada")
     engine = worker_engine(WEATHER_CALL, final_answer("Sunny."))
-    turn = run_turn_task(ada, "Weather in Paris?", settings={"tools": [WEATHER]},
+    turn = run_turn_task(ada, "Weather in Paris?", settings={"tools": [WEATHER_TOOL]},
                          resume_with="sunny, 21 C")
     assert turn.status == "completed"
     data = timeline_of(client_of(ada), turn)

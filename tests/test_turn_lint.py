@@ -9,7 +9,7 @@ import io
 import pytest
 from django.core.management import call_command
 
-from factories import frame_log, stored_turn
+from factories import WEATHER_TOOL, frame_log, stored_turn
 from scripted_engine import calculator_call, final_answer
 from webapp.chat import tasks, turns
 from webapp.chat.frames import TurnRequest
@@ -18,9 +18,6 @@ from webapp.chat.replay import turn_frames
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-WEATHER = {"name": "get_weather", "description": "Weather in a city.",
-           "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                          "required": ["city"]}}
 # a function call the model put on the analysis channel (the parser moves it to commentary)
 CALL_ON_ANALYSIS = ('<|channel|>analysis to=functions.calculator <|constrain|>json'
                     '<|message|>{"expression": "12 * 34"}<|call|>')
@@ -41,7 +38,7 @@ def await_weather(user, engine, channel, arguments) -> Turn:
     """A turn paused on the builder's get_weather, called on `channel` with `arguments`."""
     turn = run_turn(user, f'<|channel|>{channel} to=functions.get_weather <|constrain|>json'
                           f'<|message|>{arguments}<|call|>',
-                    engine=engine, settings={"builtin_tools": [], "tools": [WEATHER]})
+                    engine=engine, settings={"builtin_tools": [], "tools": [WEATHER_TOOL]})
     assert turn.status == "awaiting" and turn.lint is None
     return turn
 

@@ -5,7 +5,7 @@ gives the model the conversation's earlier answers."""
 
 import pytest
 
-from factories import frame_log
+from factories import WEATHER_TOOL, frame_log
 from inference.events import message_texts
 from scripted_engine import calculator_call, final_answer
 from webapp.chat import live, tasks, turns, worker
@@ -13,9 +13,6 @@ from webapp.chat.frames import TurnRequest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-WEATHER = {"name": "get_weather", "description": "Weather in a city.",
-           "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                          "required": ["city"]}}
 WEATHER_CALL = ("<|channel|>analysis<|message|>Ask get_weather.<|end|><|start|>assistant"
                 "<|channel|>commentary to=functions.get_weather <|constrain|>json"
                 '<|message|>{"city": "Paris"}<|call|>')
@@ -95,7 +92,7 @@ def test_a_cancelled_turn_stops_at_the_flag(make_user, engine):
 def test_a_builder_function_pauses_the_turn_and_the_client_output_resumes_it(make_user, engine):
     engine(WEATHER_CALL, final_answer("It is sunny in Paris."))
     ada = make_user()
-    turn = run_task(new_turn(ada, "Weather in Paris?", settings={"tools": [WEATHER]}))
+    turn = run_task(new_turn(ada, "Weather in Paris?", settings={"tools": [WEATHER_TOOL]}))
 
     assert turn.status == "awaiting" and turn.finished_at is None
     assert turn.pending_call == {"call_id": turn.pending_call["call_id"], "name": "get_weather",
