@@ -217,7 +217,7 @@ def static_harness(body: str, script: str):
                 if "Content Security Policy" in message.text else None)
         page.route(f"{HARNESS_ORIGIN}/**", serve)
         page.goto(HARNESS_ORIGIN + "/")
-        page.wait_for_function("window.ready === true")
+        page.wait_for_function("() => window.ready === true")
         yield page
         browser.close()
         assert not errors, errors

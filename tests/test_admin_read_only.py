@@ -1,4 +1,4 @@
-"""Transcripts are evidence: in the admin, conversations, turns and messages can be viewed but
+"""Transcripts are evidence: in the admin, conversations, comparisons, turns and messages can be viewed but
 never added, changed or deleted, by a staff user holding every permission or by a superuser,
 whether through their pages (GET and POST), the bulk delete action or the inlines."""
 
@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from webapp.chat.models import Conversation, Message, Turn
+from webapp.chat.models import Comparison, Conversation, Message, Turn
 
 pytestmark = pytest.mark.django_db
 
@@ -33,23 +33,26 @@ def client(request):
 @pytest.fixture
 def transcript(make_user):
     conversation = Conversation.objects.create(user=make_user("ada"), title="Sums")
+    comparison = Comparison.objects.create(conversation=conversation)
     turn = Turn.objects.create(conversation=conversation, user_text="What is 12 * 34?",
-                               effort="low", status="completed", model="gpt-oss-nano", lint=[])
+                               effort="low", status="completed", model="gpt-oss-nano", lint=[],
+                               comparison=comparison)
     message = Message.objects.create(turn=turn, index=0, role="assistant", channel="final",
                                      text="408", tokens=2)
-    return {"conversation": conversation, "turn": turn, "message": message}
+    return {"conversation": conversation, "comparison": comparison, "turn": turn,
+            "message": message}
 
 
 def snapshot():
-    return (list(Conversation.objects.values()), list(Turn.objects.values()),
-            list(Message.objects.values()))
+    return (list(Conversation.objects.values()), list(Comparison.objects.values()),
+            list(Turn.objects.values()), list(Message.objects.values()))
 
 
 FORGED = {"title": "forged", "user_text": "forged", "text": "forged", "index": "9", "role": "user",
           "effort": "high", "status": "failed", "tokens": "1"}
 
 
-@pytest.mark.parametrize("name", ["conversation", "turn", "message"])
+@pytest.mark.parametrize("name", ["conversation", "comparison", "turn", "message"])
 def test_a_transcript_can_be_viewed_but_not_added_changed_or_deleted(client, transcript, name):
     obj = transcript[name]
     base = f"/admin/chat/{name}/"
@@ -75,11 +78,13 @@ def test_a_transcript_can_be_viewed_but_not_added_changed_or_deleted(client, tra
 
 def test_inlines_offer_no_adding_editing_or_deleting(client, transcript):
     conversation_page = client.get(f"/admin/chat/conversation/{transcript['conversation'].pk}/change/")
+    comparison_page = client.get(f"/admin/chat/comparison/{transcript['comparison'].pk}/change/")
     turn_page = client.get(f"/admin/chat/turn/{transcript['turn'].pk}/change/")
-    for page in (conversation_page, turn_page):
+    for page in (conversation_page, comparison_page, turn_page):
         html = page.content.decode()
         assert page.status_code == 200
         assert "add-row" not in html and "-DELETE" not in html
         assert '<textarea' not in html and 'type="text"' not in html
-    assert f"/admin/chat/turn/{transcript['turn'].pk}/change/" in conversation_page.content.decode()
+    for page in (conversation_page, comparison_page):
+        assert f"/admin/chat/turn/{transcript['turn'].pk}/change/" in page.content.decode()
     assert "408" in turn_page.content.decode()

@@ -120,7 +120,7 @@ def test_the_chat_page_runs_under_its_csp_and_opens_its_socket(browser_page):
 def test_the_tokenizer_page_runs_under_its_csp(browser_page):
     visit(browser_page, "/tokenizer/")
     browser_page.click(".tok-example >> nth=0")  # the script fills the example in
-    browser_page.wait_for_function("document.querySelector('#tok-text').value.length > 0")
+    browser_page.wait_for_function("() => document.querySelector('#tok-text').value.length > 0")
     assert "/ 10,000 characters" in browser_page.inner_text("#tok-length")
     no_violations(browser_page)
 
@@ -140,6 +140,6 @@ def test_the_login_and_admin_pages_raise_no_violation(browser_page, path):
 
 def test_an_inline_script_is_blocked_by_the_policy(browser_page):
     visit(browser_page, "/control/")
-    browser_page.wait_for_function("window.violations.length > 0")
+    browser_page.wait_for_function("() => window.violations.length > 0")
     assert browser_page.evaluate("window.inlineRan") is None
     assert browser_page.evaluate("window.violations")[0].startswith("script-src")

@@ -18,7 +18,7 @@ from django.utils.html import format_html, format_html_join
 from inference import events, harmony
 
 from . import lint_admin, transcript_export, turn_timeline, usage_stats, views
-from .models import Conversation, Message, Turn
+from .models import Comparison, Conversation, Message, Turn
 
 
 class ReadOnly:
@@ -41,6 +41,21 @@ class TurnInline(ReadOnly, admin.TabularInline):
     show_change_link = True
     extra = 0
     can_delete = False
+
+
+@admin.register(Comparison)
+class ComparisonAdmin(ReadOnly, admin.ModelAdmin):
+    """One prompt at every effort: its turns side by side are in the chat; here, which they are."""
+
+    list_display = ("id", "conversation", "user", "source_turn", "created_at")
+    list_filter = (("conversation__user", admin.RelatedOnlyFieldListFilter),)
+    list_select_related = ("conversation__user",)
+    readonly_fields = ("conversation", "source_turn", "created_at")
+    inlines = [TurnInline]
+
+    @admin.display(description="user", ordering="conversation__user__username")
+    def user(self, comparison):
+        return comparison.conversation.user
 
 
 @admin.register(Conversation)
@@ -71,13 +86,13 @@ class TurnAdmin(ReadOnly, admin.ModelAdmin):
     list_select_related = ("conversation__user",)
     readonly_fields = ("conversation", "request_id", "user_text", "effort", "status", "model",
                        "device", "worker", "celery_task_id", "queued_at", "started_at",
-                       "finished_at", "regenerated_from", "error_view", "metrics_view",
+                       "finished_at", "regenerated_from", "comparison", "error_view", "metrics_view",
                        "settings_view", "channels_view", "harmony_view", "lint_view",
                        "timeline_link")
     exclude = ("settings", "metrics", "error", "pending_call", "lint")
     fieldsets = (
         (None, {"fields": ("conversation", "user_text", "effort", "status", "error_view",
-                           "regenerated_from", "timeline_link")}),
+                           "regenerated_from", "comparison", "timeline_link")}),
         ("Harmony lint", {"fields": ("lint_view",)}),
         ("Messages by channel", {"fields": ("channels_view",)}),
         ("Metrics", {"fields": ("metrics_view", "model", "device", "worker", "queued_at",
