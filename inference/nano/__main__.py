@@ -88,19 +88,20 @@ def main(argv=None) -> int:
     model = None
     provenance = {"command": "python -m inference.nano " + " ".join(argv if argv is not None else sys.argv[1:])}
     if args.init:
-        from .checkpoint import load_compact, read_meta
+        from .checkpoint import load_compact, read_meta, widened
 
         model, used_ids = load_compact(args.init)
         provenance["started_from"] = read_meta(args.init).get("info", {})
-        model = model.to(args.device)
         if corpus is None:
             recipe = recipe_from(args)
-            corpus = Corpus.draw(recipe.seed, recipe.examples, recipe.mix, used_ids)
-        elif corpus.used_ids != used_ids:
-            try:
-                corpus = corpus.mapped_to(used_ids)
-            except ValueError as error:
-                parser.error(f"--corpus does not fit the --init checkpoint: {error}")
+            corpus = Corpus.draw(recipe.seed, recipe.examples, recipe.mix)
+        if corpus.used_ids != used_ids:
+            # a broader corpus brings tokens the checkpoint never saw: they get rows of their own
+            wider = sorted(set(used_ids) | set(corpus.used_ids))
+            if wider != used_ids:
+                model, used_ids = widened(model, used_ids, wider), wider
+            corpus = corpus.mapped_to(used_ids)
+        model = model.to(args.device)
     training.train(args.out, recipe_from(args), corpus=corpus, device=args.device, log=log,
                    model=model, save_every=args.save_every, provenance=provenance)
     return 0
