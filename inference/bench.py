@@ -7,7 +7,11 @@ product's own turn loop (`run_turn`), scored, and drawn as a chart.
 
     python -m inference.bench --efforts low,medium,high --n 200 [--model PATH] --out bench/results/effort.json
 
-Problems come from the nano data generator with a seed training never uses, and builder
+The in-template set (`--n` problems, the report's `summary` and `rows`) draws its requests from
+the training templates; `--sets` adds the sets of `bench_sets` (held-out wordings, held-out
+function shapes, first messages), each reported apart under `sets`.
+
+In-template problems come from the nano data generator with a seed training never uses, and builder
 function tools from name/parameter combinations training never uses (`nano.problems.split`), so the
 `function` rows measure calls to tools the model never saw. Against a real gpt-oss checkpoint
 (`--model /path/to/gpt-oss-20b --device cuda`) the same problems and scoring apply.
@@ -24,7 +28,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from . import harmony
+from . import bench_sets, harmony
 from .engine import Engine
 from .events import CHANNELS
 from .nano.generator import Generator, has_no_history
@@ -140,14 +144,22 @@ def score(problem: Problem, effort: str, result, produced, frames, call) -> dict
     }
 
 
+CHIT_CHAT = ("chat", "out_of_domain")  # kinds answered with no tool call
+
+
 def summarise(rows: list[dict]) -> dict:
     calls = sum(r["tool_calls"] for r in rows)
     function_rows = [r for r in rows if r["call_correct"] is not None]
+    chat_rows = [r for r in rows if r["kind"] in CHIT_CHAT]
     decode_ms = sum(r["decode_ms"] for r in rows)
     out = {
         "n": len(rows),
         "accuracy": mean(r["correct"] for r in rows),
         "parse_rate": mean(r["parsed"] for r in rows),
+        # a turn that parsed and ended by itself with a final answer
+        "well_formed": mean(r["parsed"] and r["status"] == "completed" for r in rows),
+        "ended_by_length": sum(r["status"] == "length" for r in rows),
+        "chit_chat_without_tool_call": mean(r["tool_calls"] == 0 for r in chat_rows) if chat_rows else None,
         "tool_call_validity": round(sum(r["valid_tool_calls"] for r in rows) / calls, 4) if calls else None,
         "unseen_function_call_accuracy": mean(r["call_correct"] for r in function_rows) if function_rows else None,
         # Letter codes are the known weak spot of gpt-oss-nano (docs/nano.md): counted apart.
@@ -174,7 +186,8 @@ def mean(values) -> float:
 
 
 def table(summary: dict) -> str:
-    columns = [("accuracy", "acc"), ("parse_rate", "parse"), ("tool_call_validity", "tool ok"),
+    columns = [("accuracy", "acc"), ("parse_rate", "parse"), ("well_formed", "formed"), ("ended_by_length", "length"),
+               ("chit_chat_without_tool_call", "no-tool"), ("tool_call_validity", "tool ok"),
                ("unseen_function_call_accuracy", "unseen fn"), ("median_analysis_tokens", "med anl"),
                ("mean_analysis_tokens", "mean anl"), ("median_commentary_tokens", "med cmt"),
                ("median_final_tokens", "med fin"), ("mean_latency_ms", "ms/turn"), ("tokens_per_s", "tok/s")]
@@ -231,6 +244,29 @@ def chart(summary: dict, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def sets_chart(by_set: dict[str, dict], path: Path, title: str) -> None:
+    """Accuracy of each set at each effort, side by side."""
+    plt = pyplot()
+    names = list(by_set)
+    efforts = list(next(iter(by_set.values())))
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.8 / len(efforts)
+    for k, effort in enumerate(efforts):
+        values = [by_set[name][effort]["accuracy"] * 100 for name in names]
+        xs = [i + (k - (len(efforts) - 1) / 2) * width for i in range(len(names))]
+        ax.bar(xs, values, width, label=effort)
+        for x, v in zip(xs, values):
+            ax.text(x, v + 1, f"{v:.0f}", ha="center", fontsize=8)
+    ax.set_xticks(range(len(names)), names)
+    ax.set_ylim(0, 110)
+    ax.set_ylabel("correct (%)")
+    ax.legend(title="effort")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["concurrency"]:
@@ -250,6 +286,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=HELD_OUT_SEED)
     parser.add_argument("--after-an-exchange", action="store_true",
                         help="ask each problem second in a conversation, after an answered request on something else")
+    parser.add_argument("--sets", default=",".join(bench_sets.SETS),
+                        help=f"sets asked besides the in-template one (default all: {', '.join(bench_sets.SETS)}; "
+                             "'none' for none)")
     parser.add_argument("--out", default="bench/results/effort.json")
     args = parser.parse_args(argv)
     efforts = [e.strip() for e in args.efforts.split(",") if e.strip()]
@@ -258,6 +297,9 @@ def main(argv=None) -> int:
         parser.error(f"efforts must be among {', '.join(harmony.EFFORTS)}")
     if args.n < 1:
         parser.error("--n must be at least 1")
+    sets = [] if args.sets == "none" else [s.strip() for s in args.sets.split(",") if s.strip()]
+    if any(s not in bench_sets.SETS for s in sets):
+        parser.error(f"sets must be among {', '.join(bench_sets.SETS)}, or none")
     try:
         pyplot()  # before the run, not after it
     except ImportError as exc:
@@ -270,17 +312,28 @@ def main(argv=None) -> int:
         for i, problem in enumerate(problems):
             rows[effort].append(run_problem(engine, problem, effort, f"bench-{effort}-{i}"))
     summary = {e: summarise(rows[e]) for e in efforts}
+    other = {}
+    for name in sets:
+        asked = bench_sets.problems_of(name)
+        set_rows = {e: [run_problem(engine, p, e, f"bench-{name}-{e}-{i}") for i, p in enumerate(asked)]
+                    for e in efforts}
+        other[name] = {"n": len(asked), "summary": {e: summarise(set_rows[e]) for e in efforts}, "rows": set_rows}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     report = {"model": engine.model_name, "device": engine.device, "n": args.n, "seed": args.seed,
               "after_an_exchange": args.after_an_exchange,
               "seconds": round(time.time() - started), "summary": summary,
               "command": "python -m inference.bench " + " ".join(argv),
-              "rows": rows}
+              "rows": rows, "sets": other}
     out.write_text(json.dumps(report, indent=1) + "\n")
     second = ", each asked after an earlier exchange" if args.after_an_exchange else ""
     chart(summary, out.with_suffix(".png"), f"{engine.model_name}: effort vs accuracy and compute (n={args.n}{second})")
-    print(table(summary))
+    if other:
+        sets_chart({"in-template": summary, **{name: r["summary"] for name, r in other.items()}},
+                   out.with_name(out.stem + "-sets.png"), f"{engine.model_name}: accuracy by set and effort")
+    print("in-template\n" + table(summary))
+    for name, result in other.items():
+        print(f"{name} (n={result['n']})\n" + table(result["summary"]))
     print(f"wrote {out} and {out.with_suffix('.png')} in {report['seconds']}s")
     return 0
 

@@ -10,9 +10,9 @@ from inference import bench
 from inference.nano.problems import is_letter_code
 
 
-def row(kind="function", correct=True, letter_code=False) -> dict:
-    return {"kind": kind, "effort": "low", "correct": correct, "status": "completed", "parsed": True,
-            "tool_calls": 1, "valid_tool_calls": 1,
+def row(kind="function", correct=True, letter_code=False, status="completed", tool_calls=1) -> dict:
+    return {"kind": kind, "effort": "low", "correct": correct, "status": status, "parsed": True,
+            "tool_calls": tool_calls, "valid_tool_calls": tool_calls,
             "call_correct": correct if kind == "function" else None,
             "letter_code": letter_code if kind == "function" else None,
             "tokens_by_channel": {"analysis": 5, "commentary": 10, "final": 4}, "total_ms": 50.0,
@@ -36,7 +36,7 @@ def test_the_benchmark_has_function_problems_with_and_without_letter_codes():
 
 def test_a_run_writes_its_report_and_chart(tmp_path, capsys):
     out = tmp_path / "effort.json"
-    assert bench.main(["--efforts", "low", "--n", "6", "--out", str(out), "--device", "cpu"]) == 0
+    assert bench.main(["--efforts", "low", "--n", "6", "--sets", "none", "--out", str(out), "--device", "cpu"]) == 0
     report = json.loads(out.read_text())
     summary = report["summary"]["low"]
     assert report["n"] == 6 and len(report["rows"]["low"]) == 6
@@ -62,6 +62,27 @@ def test_without_matplotlib_the_benchmark_stops_before_running_and_says_what_to_
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` fails
     out = tmp_path / "effort.json"
     with pytest.raises(SystemExit) as stopped:
-        bench.main(["--efforts", "low", "--n", "1", "--out", str(out), "--device", "cpu"])
+        bench.main(["--efforts", "low", "--n", "1", "--sets", "none", "--out", str(out), "--device", "cpu"])
     assert stopped.value.code == 2 and not out.exists()
     assert "matplotlib, which is not installed: pip install -e '.[bench]'" in capsys.readouterr().err
+
+
+def test_well_formed_turns_runs_to_the_token_limit_and_chit_chat_without_a_tool_are_counted():
+    rows = [row(kind="chat", tool_calls=0), row(kind="chat"), row(kind="out_of_domain", tool_calls=0),
+            row(kind="arithmetic", status="length", correct=False), row(kind="arithmetic")]
+    summary = bench.summarise(rows)
+    assert summary["well_formed"] == 0.8 and summary["ended_by_length"] == 1
+    assert summary["chit_chat_without_tool_call"] == round(2 / 3, 4)
+    assert bench.summarise([row(kind="arithmetic")])["chit_chat_without_tool_call"] is None
+
+
+def test_the_sets_chart_is_drawn(tmp_path):
+    summary = {"low": bench.summarise([row()]), "high": bench.summarise([row(correct=False)])}
+    bench.sets_chart({"in-template": summary, "first-messages": summary}, tmp_path / "s.png", "t")
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_an_unknown_set_is_refused_before_anything_runs(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        bench.main(["--sets", "everything", "--out", str(tmp_path / "e.json"), "--device", "cpu"])
+    assert stopped.value.code == 2 and "sets must be among held-out-wordings" in capsys.readouterr().err

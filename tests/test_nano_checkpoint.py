@@ -82,3 +82,17 @@ def test_a_fine_tune_records_its_command_and_the_run_it_started_from(tmp_path):
     assert second["command"].startswith("python -m inference.nano train --out ")
     assert "--lr 1e-3" in second["command"]
     assert second["started_from"] == first and "started_from" not in first
+
+
+def test_a_fine_tune_on_a_broader_corpus_gives_its_new_tokens_rows_and_keeps_the_old_ones(tmp_path):
+    main(["data", "--out", str(tmp_path / "c.npz"), "--seed", "3", "--examples", "4"])
+    main(["train", "--out", str(tmp_path / "a"), "--corpus", str(tmp_path / "c.npz"), *TINY, "--lr", "0"])
+    main(["train", "--out", str(tmp_path / "b"), "--init", str(tmp_path / "a"), "--examples", "40",
+          "--chat-weight", "5", "--everyday-rate", "1", *TINY, "--lr", "0"])
+    old, new = checkpoint.load_compact(tmp_path / "a"), checkpoint.load_compact(tmp_path / "b")
+    assert set(old[1]) < set(new[1])
+    rows = {t: r for t, r in zip(new[1], new[0].model.embed_tokens.weight)}
+    for token, row in zip(old[1], old[0].model.embed_tokens.weight):
+        assert torch.equal(rows[token], row)
+    fresh = torch.stack([rows[t] for t in set(new[1]) - set(old[1])])
+    assert fresh.abs().sum(1).min() > 0 and fresh.std(0).mean() > 0

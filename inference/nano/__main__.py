@@ -93,22 +93,11 @@ def main(argv=None) -> int:
     corpus = Corpus.load(args.corpus) if args.corpus else None
     model = None
     provenance = {"command": "python -m inference.nano " + " ".join(argv if argv is not None else sys.argv[1:])}
-
-    def fitted(corpus: Corpus, option: str) -> Corpus:
-        """The corpus in the --init checkpoint's id space."""
-        try:
-            return corpus if corpus.used_ids == used_ids else corpus.mapped_to(used_ids)
-        except ValueError as error:
-            parser.error(f"{option} does not fit the --init checkpoint: {error}")
-
     if args.init:
-        from .checkpoint import load_compact, read_meta
+        from .checkpoint import load_compact, read_meta, widened
 
         model, used_ids = load_compact(args.init)
         provenance["started_from"] = read_meta(args.init).get("info", {})
-        model = model.to(args.device)
-        corpus = (Corpus.draw(recipe.seed, recipe.examples, recipe.mix, used_ids) if corpus is None
-                  else fitted(corpus, "--corpus"))
     if args.extra:
         try:
             extra = [(path, exported_examples(path)) for path in args.extra]
@@ -116,8 +105,16 @@ def main(argv=None) -> int:
             parser.error(f"--extra: {error}")
         corpus = (corpus or Corpus.draw(recipe.seed, recipe.examples, recipe.mix)).extended(
             [e for _, rows in extra for e in rows], [{"file": path, "rows": len(rows)} for path, rows in extra])
-        if args.init:
-            corpus = fitted(corpus, "--extra")
+    if args.init:
+        corpus = corpus or Corpus.draw(recipe.seed, recipe.examples, recipe.mix)
+        if corpus.used_ids != used_ids:
+            # a broader corpus (a wider mix, --extra rows) brings tokens the checkpoint never
+            # saw: they get rows of their own
+            wider = sorted(set(used_ids) | set(corpus.used_ids))
+            if wider != used_ids:
+                model, used_ids = widened(model, used_ids, wider), wider
+            corpus = corpus.mapped_to(used_ids)
+        model = model.to(args.device)
     training.train(args.out, recipe, corpus=corpus, device=args.device, log=log,
                    model=model, save_every=args.save_every, provenance=provenance)
     return 0

@@ -12,11 +12,19 @@ to recover, never to err.
 from __future__ import annotations
 
 import json
+import math
 
 from ..harmony import Msg
 from ..tools.calculator import calculate
 from .problems import Problem, analysis, digits, final, tool_call, tool_result
-from .wordings import ARITH_FINALS, FOLLOW_UPS, OPS, QUESTION_FORMS
+from .wordings import (ARITH_FINALS, EVERYDAY_OPS, FILLER_AFTER, FILLER_BEFORE, FOLLOW_UPS, HALF_REQUESTS, OPS,
+                       PERCENT_REQUESTS, POWER_REQUESTS, QUESTION_FORMS, SQUARE_REQUESTS, UNIT_DOWN_REQUESTS,
+                       UNIT_UP_REQUESTS, UNITS)
+
+# Requests as people type them, by form (`ArithmeticProblems.everyday`); the benchmark's
+# held-out wordings have the same shape (`held_out.py`).
+EVERYDAY = {"ops": EVERYDAY_OPS, "percent": PERCENT_REQUESTS, "power": POWER_REQUESTS, "square": SQUARE_REQUESTS,
+            "half": HALF_REQUESTS, "unit_down": UNIT_DOWN_REQUESTS, "unit_up": UNIT_UP_REQUESTS}
 
 
 class ArithmeticProblems:
@@ -120,6 +128,8 @@ class ArithmeticProblems:
         return template.format(e=expr, r=result)
 
     def arithmetic(self, effort: str) -> Problem:
+        if self.mix.everyday_rate and self.rng.random() < self.mix.everyday_rate:
+            return self.everyday(effort)
         op = self.rng.choice("**++-/")
         if op in "*+" and self.rng.random() < 0.12:
             a, b = self.rng.randrange(2, 10), self.rng.randrange(2, 10)
@@ -144,3 +154,88 @@ class ArithmeticProblems:
         return Problem("follow_up", self.settings(effort), history + [Msg("user", question)], answer,
                        {"answer": result, "expression": f"{first} {op2} {c}"})
 
+
+    # -- everyday requests (`Mix.everyday_rate`) ----------------------------------------------
+    def everyday(self, effort: str, wordings: dict = EVERYDAY, noise: bool = True) -> Problem:
+        """A request worded as people type it: the four operations in whole-request wordings,
+        percentages, powers, halves and unit conversions, with filler and typos (`noise`).
+        The calculator computes each; the answer copies its result."""
+        form = self.rng.choice([f for f in ("ops", "ops", "ops", "percent", "power", "square", "half",
+                                            "unit_down", "unit_down", "unit_up") if f in wordings])
+        if form == "ops":
+            op = self.rng.choice("**++-/")
+            a, b = ((self.rng.randrange(2, 13), self.rng.randrange(2, 13)) if self.rng.random() < 0.2
+                    else self.operands(op))
+            question = self.rng.choice(wordings["ops"][op]).format(a=a, b=b)
+            answer, result = self.arithmetic_answer(effort, a, op, b, follow_up=False)
+            expr = f"{a} {op} {b}"
+        else:
+            question, expr, said = self.everyday_request(form, wordings[form])
+            answer, result = self.expression_answer(effort, expr, said)
+        if noise:
+            question = self.noisy(question)
+        return Problem("arithmetic", self.settings(effort), [Msg("user", question)], answer,
+                       {"answer": result, "expression": expr})
+
+    def everyday_request(self, form: str, templates: list[str]) -> tuple[str, str, str]:
+        """(request, expression, what the analysis says the user wants) for a form beyond the four
+        operations."""
+        template = self.rng.choice(templates)
+        if form == "percent":
+            p = self.rng.choice([5, 10, 15, 20, 25, 30, 40, 50, 75, self.rng.randrange(1, 100)])
+            n = self.number() or 80
+            return template.format(p=p, n=n), f"{n} * {p} / 100", f"{p} percent of {n}"
+        if form in ("power", "square"):
+            a = self.rng.randrange(2, 13) if form == "power" else self.rng.randrange(2, 100)
+            # results of at most 7 digits: the same numbers as the four operations give
+            b = 2 if form == "square" else self.rng.randrange(2, min(10, int(7 / math.log10(a))) + 1)
+            return template.format(a=a, b=b), f"{a} ** {b}", f"{a} to the power of {b}"
+        if form == "half":
+            a = self.number() or 2
+            return template.format(a=a), f"{a} / 2", f"half of {a}"
+        big, small, factor = self.rng.choice(UNITS)
+        if form == "unit_down":
+            q = self.rng.randrange(1, 100)
+            return (template.format(q=q, big=big, small=small), f"{q} * {factor}",
+                    f"{q} {big} in {small}, {factor} {small} each")
+        q = factor * self.rng.randrange(1, 50)
+        return (template.format(q=q, big=big, small=small), f"{q} / {factor}",
+                f"{q} {small} in {big}, {factor} {small} each")
+
+    def expression_answer(self, effort: str, expr: str, said: str) -> tuple[list[Msg], str]:
+        """The analysis, call and answer for an expression the request does not spell out."""
+        call_json = json.dumps({"expression": expr})
+        result = calculate(expr)
+        if effort == "low":
+            msgs = [analysis(f"Use the calculator for {expr}.")]
+        else:
+            then = "give the result." if effort == "medium" else "check the result before answering."
+            msgs = [analysis(f"The user wants {said}, that is {expr}. Plan: call the calculator with "
+                             f"{call_json}, then {then}")]
+        msgs += [tool_call("calculator", {"expression": expr}), tool_result("calculator", result)]
+        if effort == "high":
+            msgs.append(analysis(f"Check: the call used {expr} for {said}, and the calculator gave "
+                                 f"{result}. The result is consistent."))
+        msgs.append(final(self.arith_final(expr, result)))
+        return msgs, result
+
+    def noisy(self, text: str) -> str:
+        """The request as people type it: half the time with filler around it, a lower-case
+        start, no end punctuation or one word mistyped (numbers are never touched)."""
+        if self.rng.random() < 0.5:
+            return text
+        if self.rng.random() < 0.4:
+            text = self.rng.choice(FILLER_BEFORE) + text[0].lower() + text[1:]
+        if self.rng.random() < 0.3:
+            text = text.rstrip(".?!") + self.rng.choice(FILLER_AFTER)
+        if self.rng.random() < 0.3:
+            text = text[0].lower() + text[1:]
+        if self.rng.random() < 0.3:
+            words = text.split(" ")
+            long = [i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha()]
+            if long:
+                i = self.rng.choice(long)
+                w, k = words[i], self.rng.randrange(1, len(words[i]) - 2)
+                words[i] = w[:k] + w[k + 1] + w[k] + w[k + 2:] if self.rng.random() < 0.5 else w[:k] + w[k + 1:]
+                text = " ".join(words)
+        return text

@@ -13,8 +13,8 @@ import json
 
 from ..harmony import FunctionTool, Msg
 from .problems import Problem, analysis, final, split, tool_call, tool_result
-from .wordings import (CITIES, CODE_LETTERS, ENUMS, NAME_SUFFIXES, NOUNS, PARAM_BASES, PARAM_SUFFIXES, PEOPLE,
-                       RESULT_KEYS, TYPE_WORDS, VERBS, WORDS)
+from .wordings import (CITIES, CODE_LETTERS, ENUMS, MORE_CITY_ZONES, NAME_SUFFIXES, NATURAL_BASES, NATURAL_REQUESTS,
+                       NOUNS, PARAM_BASES, PARAM_SUFFIXES, PEOPLE, RESULT_KEYS, TYPE_WORDS, VERBS, WORDS)
 
 
 class BuilderTools:
@@ -106,6 +106,8 @@ class BuilderTools:
                                 f"{phrase} = {value}"])
 
     def function(self, effort: str) -> Problem:
+        if self.mix.natural_rate and self.rng.random() < self.mix.natural_rate:
+            return self.natural_function(effort)
         tools, infos = [], []
         for _ in range(self.rng.choice([1, 1, 2, 2, 3])):
             tool, info = self.builder_tool()
@@ -127,6 +129,12 @@ class BuilderTools:
         else:
             request = self.rng.choice(["Please {v} the {w}.", "Can you {v} the {w}?", "{V} the {w}."]).format(
                 v=verb, V=verb.capitalize(), w=info["what"])
+        return self.function_answer(effort, tools, tool, info, args, mentioned, joined, request)
+
+    def function_answer(self, effort: str, tools: list[FunctionTool], tool: FunctionTool, info: dict, args: dict,
+                        mentioned: list[dict], joined: str, request: str) -> Problem:
+        """The analysis, the call of `tool` with `args`, its (generated) result and the answer."""
+        verb, parts = VERBS[info["verb"]], bool(mentioned)
         # Medium and high write the call's JSON verbatim before making it, so the call is a plain
         # copy. Every analysis ends with `Call NAME.`, so the call's header copies the name from
         # the token before it, not from a hundred tokens back. High checks the declaration
@@ -159,6 +167,47 @@ class BuilderTools:
         settings = self.settings(effort, tools)
         return Problem("function", settings, [Msg("user", request)], msgs,
                        {"call": {"name": tool.name, "arguments": args}}, {tool.name: output})
+
+    # -- requests that state a value without naming its parameter (`Mix.natural_rate`) -------
+    def natural_function(self, effort: str, requests: dict = NATURAL_REQUESTS) -> Problem:
+        """`What's the weather in Lisbon?` to a declared `get_weather(city)`: the tool's one
+        required string parameter takes a city, a name or an id (with dashes and digits) that
+        the request states in its own words; the call copies it. Another tool may be declared."""
+        kind = self.rng.choice(list(requests))
+        name, verb, noun, suffix = self.tool_name()
+        wanted = "held_out" if self.held_out else "train"
+        base = self.rng.choice(NATURAL_BASES[kind])
+        param = {"name": self.pick_name(lambda: base + self.rng.choice(PARAM_SUFFIXES), wanted),
+                 "kind": "string", "schema": {"type": "string"}}
+        if self.rng.random() < 0.6:
+            param["schema"]["description"] = f"The {param['name'].replace('_', ' ')}."
+        params = [param] + ([self.param({param["name"]})] if self.rng.random() < 0.3 else [])
+        what = f"{noun} {suffix}".strip()
+        schema = {"type": "object", "properties": {p["name"]: p["schema"] for p in params}, "required": [param["name"]]}
+        tool = FunctionTool(name, self.rng.choice([f"{VERBS[verb].capitalize()} the {what}.", ""]), schema)
+        info = {"verb": verb, "noun": noun, "what": what, "params": params, "required": [param["name"]]}
+        tools = [tool]
+        if self.rng.random() < 0.4:
+            other, _ = self.builder_tool()
+            if other.name != name:
+                tools.insert(self.rng.randrange(2), other)
+        value = self.natural_value(kind)
+        request = self.rng.choice(requests[kind]).format(
+            v=value, what=what, What=what.capitalize(), verb=VERBS[verb], Verb=VERBS[verb].capitalize())
+        joined = f"{param['name'].replace('_', ' ')} {value}"
+        return self.function_answer(effort, tools, tool, info, {param["name"]: value}, [param], joined, request)
+
+    def natural_value(self, kind: str) -> str:
+        if kind == "city":
+            return self.rng.choice(CITIES + list(MORE_CITY_ZONES))
+        if kind == "person":
+            return self.rng.choice(PEOPLE)
+        letters = "".join(self.rng.choice(CODE_LETTERS) for _ in range(self.rng.choice([2, 3])))
+        return self.rng.choice([
+            self.code(), f"{letters}-{self.rng.randrange(10, 100000)}",
+            f"{self.rng.randrange(1000, 10000)}-{self.rng.randrange(1000, 10000)}-{self.rng.randrange(10)}",
+            f"{self.rng.randrange(100, 1000)}-{self.rng.randrange(100, 1000)}",
+            f"{letters[0]}{self.rng.randrange(10)}-{self.rng.randrange(10, 100)}-{letters[-1]}"])
 
     def result_value(self):
         r = self.rng.random()

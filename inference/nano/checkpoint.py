@@ -129,3 +129,26 @@ def load_compact(path):
     model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
     model.tie_weights()
     return model, used
+
+
+@torch.no_grad()
+def widened(model, used_ids: list[int], wider: list[int]):
+    """The compact model over `wider` ids (a superset of `used_ids`, sorted): the known rows
+    kept, a new token's row the mean of the known ones plus noise of their spread, so that it
+    starts as an ordinary, unremarkable token (a zero row would start at logit 0, far above the
+    trained rows' typical logits for a token never seen)."""
+    from transformers import GptOssForCausalLM
+
+    old = model.model.embed_tokens.weight
+    position = {t: i for i, t in enumerate(used_ids)}
+    generator = torch.Generator().manual_seed(len(wider))
+    rows = old.mean(0) + old.std(0) * torch.randn(len(wider), old.shape[1], generator=generator)
+    kept = torch.tensor([i for i, t in enumerate(wider) if t in position])
+    rows[kept] = old[torch.tensor([position[wider[i]] for i in kept.tolist()])]
+    config = model.config
+    config.vocab_size = len(wider)
+    grown = GptOssForCausalLM(config)
+    state = {k: v for k, v in model.state_dict().items() if k not in (EMBED, TIED)}
+    grown.load_state_dict({**state, EMBED: rows}, strict=False)
+    grown.tie_weights()
+    return grown

@@ -27,8 +27,17 @@ from ..tools.clock import Clock
 from .arithmetic import ArithmeticProblems
 from .builder_tools import BuilderTools
 from .problems import BUILTINS, KIND_WEIGHTS, Mix, Problem, analysis, final, tool_call, tool_result
-from .wordings import (CITY_ZONES, DATE_QUESTIONS, INSTRUCTIONS, OOD_FILLERS, OOD_FINALS, OOD_TEMPLATES,
-                       OUT_OF_DOMAIN, OUT_OF_DOMAIN_HELD_OUT, TIME_QUESTIONS, ZONE_TIME_QUESTIONS)
+from .wordings import (CHAT_FINALS, CHAT_PLANS, CHAT_REQUESTS, CITIES, CITY_ZONES, DATE_QUESTIONS,
+                       EVERYDAY_DATE_QUESTIONS, EVERYDAY_TIME_QUESTIONS, EVERYDAY_ZONE_QUESTIONS, INSTRUCTIONS,
+                       MORE_CITY_ZONES, OOD_FILLERS, OOD_FINALS, OOD_TEMPLATES, OUT_OF_DOMAIN, OUT_OF_DOMAIN_HELD_OUT,
+                       PEOPLE, TIME_QUESTIONS, ZONE_TIME_QUESTIONS)
+
+# Clock questions by kind, and the cities they name: the in-template ones, and with
+# `Mix.everyday_rate` those worded as people type them, over more cities.
+CLOCK = {"time": TIME_QUESTIONS, "zone": ZONE_TIME_QUESTIONS, "date": DATE_QUESTIONS, "cities": CITY_ZONES}
+EVERYDAY_CLOCK = {"time": TIME_QUESTIONS + EVERYDAY_TIME_QUESTIONS,
+                  "zone": ZONE_TIME_QUESTIONS[:-1] + EVERYDAY_ZONE_QUESTIONS,
+                  "date": DATE_QUESTIONS + EVERYDAY_DATE_QUESTIONS, "cities": {**CITY_ZONES, **MORE_CITY_ZONES}}
 
 
 class Generator(ArithmeticProblems, BuilderTools):
@@ -55,18 +64,24 @@ class Generator(ArithmeticProblems, BuilderTools):
         return self.rng.choice(EFFORTS)
 
     # -- clock ---------------------------------------------------------------------------
-    def clock(self, effort: str) -> Problem:
+    def clock(self, effort: str, wordings: dict | None = None, kind: str | None = None) -> Problem:
+        """A question for the clock; `wordings` (default: `CLOCK`, or `EVERYDAY_CLOCK` at
+        `Mix.everyday_rate`, with filler and typos) and `kind` as the benchmark asks them."""
         day = self.date()
         now = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc) + dt.timedelta(
             seconds=self.rng.randrange(86400))
-        kind = self.rng.choice(["time", "zone", "date"])
+        noise = wordings is None and bool(self.mix.everyday_rate) and self.rng.random() < self.mix.everyday_rate
+        wordings = wordings or (EVERYDAY_CLOCK if noise else CLOCK)
+        kind = kind or self.rng.choice(["time", "zone", "date"])
         args: dict = {}
         if kind == "zone":
-            city = self.rng.choice(list(CITY_ZONES))
-            args = {"timezone": CITY_ZONES[city]}
-            question = self.rng.choice(ZONE_TIME_QUESTIONS).format(city=city, zone=CITY_ZONES[city])
+            city = self.rng.choice(list(wordings["cities"]))
+            args = {"timezone": wordings["cities"][city]}
+            question = self.rng.choice(wordings["zone"]).format(city=city, zone=args["timezone"])
         else:
-            question = self.rng.choice(TIME_QUESTIONS if kind == "time" else DATE_QUESTIONS)
+            question = self.rng.choice(wordings[kind])
+        if noise:
+            question = self.noisy(question)
         where = f" in {args['timezone']}" if args else ""
         output = Clock(now=lambda: now).run(args)
         date_text, time_text, weekday = output.split(" ")[0], output.split(" ")[1][:5], output.split(" ")[2].rstrip(",")
@@ -120,9 +135,30 @@ class Generator(ArithmeticProblems, BuilderTools):
             if question not in OUT_OF_DOMAIN_HELD_OUT:
                 return question
 
+    # -- chit-chat (`Mix.chat_weight`) -------------------------------------------------------
+    def chat(self, effort: str, category: str | None = None, prompts: list[str] | None = None) -> Problem:
+        """A greeting, thanks, a question about the model or a request no tool serves: a polite
+        answer in the final channel that says what the model can do, and no tool call."""
+        category = category or self.rng.choice(list(CHAT_REQUESTS))
+        question = self.rng.choice(prompts or CHAT_REQUESTS[category]).format(
+            city=self.rng.choice(CITIES), person=self.rng.choice(PEOPLE))
+        if prompts is None:
+            question = self.noisy(question)
+        said = CHAT_PLANS[category]
+        if effort == "low":
+            plan = f"{said} No tool; answer in final."
+        else:
+            plan = f"{said} Plan: answer politely and say what I can do; no tool call is needed."
+        if effort == "high":
+            plan += " Check: no declared tool is for this, and I must not make anything up."
+        return Problem("chat", self.settings(effort), [Msg("user", question)],
+                       [analysis(plan), final(self.rng.choice(CHAT_FINALS[category]))], {"out_of_domain": True})
+
     # -- drawing -------------------------------------------------------------------------
     def problem(self, kind: str | None = None, effort: str | None = None) -> Problem:
         weights = {**self.KIND_WEIGHTS, "follow_up": self.mix.follow_up_weight, "function": self.mix.function_weight}
+        if self.mix.chat_weight:
+            weights["chat"] = self.mix.chat_weight
         kind = kind or self.rng.choices(list(weights), weights=list(weights.values()))[0]
         problem = announce_effort(getattr(self, kind)(effort or self.effort()))
         if has_no_history(problem) and self.mix.history_rate and self.rng.random() < self.mix.history_rate:

@@ -91,4 +91,8 @@ class Mix:
     bare_answer_rate: float = 1.0  # how many of the model's bare-number answers ("{r}") stay bare
     follow_up_weight: float = KIND_WEIGHTS["follow_up"]  # weights of the kinds that stay hardest
     function_weight: float = KIND_WEIGHTS["function"]
+    # The broadened mix (0 here: the benchmark's in-template problems stay as they were):
+    everyday_rate: float = 0.0  # arithmetic and clock requests worded as people type them, more operations
+    chat_weight: float = 0.0  # the weight of chit-chat (greetings, thanks, identity, requests no tool serves)
+    natural_rate: float = 0.0  # function requests that state a value without naming its parameter
 

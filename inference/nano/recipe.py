@@ -30,6 +30,9 @@ class Recipe:
     bare_answer_rate: float = 0.0  # the model's bare-number answers kept bare (the rest are worded)
     follow_up_weight: float = 0.24  # kinds' shares (the benchmark's: KIND_WEIGHTS)
     function_weight: float = 0.40
+    everyday_rate: float = 0.0  # the broadened mix (issue 29), off in the shipped run
+    chat_weight: float = 0.0
+    natural_rate: float = 0.0
     copy_weight: float = 3.0  # loss weight of what is copied from the prompt: digits, the effort word
     compose_codes: bool = True  # rows of two-capital tokens (`GX`, ` GX`) built from letter vectors
     compose_singles: bool = True  # with compose_codes: the one-letter tokens of codes (` K`, `Q`) too
