@@ -68,3 +68,20 @@ def test_a_bad_extra_line_is_named(line, message, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--out", str(tmp_path / "ckpt"), "--extra", str(path), *TINY])
     assert f"--extra: {path} {message}" in capsys.readouterr().err
+
+
+def test_a_checkpoint_continues_on_extra_rows_with_tokens_it_never_saw(tmp_path):
+    from inference.nano.checkpoint import DEFAULT_PATH, load_compact
+
+    _, tokens_row = hand_built_rows()
+    _, shipped_ids = load_compact(DEFAULT_PATH)
+    unseen = set(tokens_row["tokens"]) - set(shipped_ids)
+    assert unseen, "the hand-built rows should bring tokens the shipped model never saw"
+    path = write_rows(tmp_path / "turns.jsonl", tokens_row)
+    out = tmp_path / "ckpt"
+    assert main(["train", "--out", str(out), "--init", str(DEFAULT_PATH), "--extra", str(path),
+                 "--examples", "8", "--steps", "1", "--batch", "2", "--warmup", "1",
+                 "--threads", "1"]) == 0
+    _, used_ids = load_compact(out)
+    assert set(shipped_ids) | unseen <= set(used_ids), "the checkpoint was widened for them"
+    assert read_meta(out)["info"]["corpus"]["extra"] == [{"file": str(path), "rows": 1}]
