@@ -3,7 +3,7 @@ position by position on a hand-built conversation of two user turns, the second 
 round. Earlier turns keep only their finals (harmony's rule: their analysis is gone)."""
 
 from inference import harmony, training_data
-from inference.nano.corpus import trained_positions
+from inference.training_data import trained_positions
 from tests.factories import transcript_settings, two_turn_messages
 
 # After the system and developer messages, what the model saw (0) and wrote (1), written out

@@ -18,12 +18,13 @@ import pytest
 from inference import harmony
 from inference.bench import held_out_problems
 from inference.harmony import EFFORTS, decode, encode
-from inference.nano.corpus import Corpus, copied_tokens, examples, render, trained_positions
+from inference.nano.corpus import Corpus, copied_tokens, examples, render
 from inference.nano.generator import Generator
 from inference.nano.problems import KIND_WEIGHTS, ContextMsg, Mix, split
 from inference.nano.recipe import Recipe
 from inference.nano.wordings import OUT_OF_DOMAIN_HELD_OUT
 from inference.parser import HarmonyStream
+from inference.training_data import trained_positions
 
 KINDS = list(Generator.KIND_WEIGHTS)
 BARE = re.compile(r"-?\d+(\.\d+)?")

@@ -3,7 +3,7 @@ and the corpus in the model's compact id space.
 
 `render` uses the product's own renderer (`inference.harmony.render_training`), so the model
 learns exactly the token layout the product feeds it and parses back. The loss covers only
-what the assistant emits in the last turn (`trained_positions`); the prompt, tool results and
+what the assistant emits in the last turn (`training_data.trained_positions`); the prompt, tool results and
 earlier turns are context. `examples` draws in fixed chunks of `CHUNK` conversations, each its
 own generator stream, so the corpus does not depend on how many processes render it.
 """
@@ -29,31 +29,10 @@ class Example:
     trained: list[bool]
 
 
-def trained_positions(ids: list[int]) -> list[bool]:
-    """True on every token the model itself emits in the last turn: from right after the
-    `<|start|>assistant` that follows the last user message through the stop token, including
-    the `<|start|>assistant` headers of the later messages it writes on its own (generation
-    stops only at call/return). A tool result re-opens generation after it. Earlier turns'
-    answers are context, not targets."""
-    assistant, user = harmony.encode("assistant"), harmony.encode("user")
-    assert len(assistant) == len(user) == 1, "role names must be single tokens"
-    last_user = max(i for i in range(1, len(ids)) if ids[i] == user[0] and ids[i - 1] == harmony.START)
-    marks, generating = [False] * len(ids), False
-    for i in range(last_user, len(ids)):
-        tok = ids[i]
-        if generating:
-            marks[i] = True
-            if tok in harmony.STOP_TOKENS:
-                generating = False
-        elif tok == assistant[0] and ids[i - 1] == harmony.START:
-            generating = True  # a prompt ends with `<|start|>assistant`; what follows is output
-    return marks
-
-
 def render(problem: Problem) -> Example:
     messages = problem.messages
     ids = harmony.render_training(messages, problem.settings)
-    marks = trained_positions(ids)
+    marks = training_data.trained_positions(ids)
     for k, msg in enumerate(messages):
         if isinstance(msg, ContextMsg):
             # Its tokens start right after the `<|start|>assistant` a prompt up to it ends with.
