@@ -245,7 +245,8 @@ EVERYDAY_DATE_QUESTIONS = ["What's today's date?", "Which date is it today?", "W
 CHAT_REQUESTS = {
     "greeting": ["Hello", "Hi", "Hey", "Hello there!", "Hi!", "hey", "hello!!", "Good evening", "Good afternoon!",
                  "Howdy!", "Hey, how are you?", "How are you doing?", "Hi, nice to meet you!", "What's up?",
-                 "Hello, is anyone there?", "hiya", "Greetings!", "Good day!", "Hey hey", "Hi there, how's it going?"],
+                 "Hello, is anyone there?", "hiya", "Greetings!", "Good day!", "Hey hey", "Hi there, how's it going?",
+                 "Morning!", "Morning all", "Good night!", "Evening!"],
     "thanks": ["Thanks!", "Thank you!", "thanks", "Thank you so much.", "Great, thanks!", "Cheers!", "thx",
                "Perfect, thank you.", "Thanks a lot!", "Awesome, thanks.", "ty", "Much appreciated!",
                "OK, thanks for the help.", "Nice, thank you!"],
