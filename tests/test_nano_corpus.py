@@ -280,6 +280,21 @@ def test_follow_up_histories_keep_bare_answers():
     assert sum(bool(BARE.fullmatch(text)) for text in histories) > 20
 
 
+
+def one_digit_at_low(mix: Mix) -> list:
+    gen = Generator(seed=52, mix=mix)
+    return [p for p in (gen.problem("arithmetic", "low") for _ in range(2000))
+            if re.fullmatch(r"\d [*+] \d", p.expected["expression"])]
+
+
+def test_low_effort_answers_one_digit_facts_by_heart_unless_the_mix_says_otherwise():
+    by_heart, with_the_tool = one_digit_at_low(Mix()), one_digit_at_low(Mix(by_heart_rate=0.0))
+    assert len(by_heart) > 20 and len(with_the_tool) > 20
+    assert all("Easy:" in p.answer[0].text and len(p.answer) == 2 for p in by_heart)
+    for p in with_the_tool:
+        call = next(m for m in p.answer if m.recipient == "functions.calculator")
+        assert json.loads(call.text) == {"expression": p.expected["expression"]}
+
 # -- the corpus in the model's id space, and what the loss weighs up -------------------------
 
 

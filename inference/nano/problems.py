@@ -95,4 +95,5 @@ class Mix:
     everyday_rate: float = 0.0  # arithmetic and clock requests worded as people type them, more operations
     chat_weight: float = 0.0  # the weight of chit-chat (greetings, thanks, identity, requests no tool serves)
     natural_rate: float = 0.0  # function requests that state a value without naming its parameter
+    by_heart_rate: float = 1.0  # low-effort one-digit sums and products answered without the calculator
 
