@@ -4,7 +4,7 @@ Every span the model is trained to emit parses back, with the product's own pars
 the messages the generator wrote; the effort design holds at every kind; held-out names and
 prompts never reach training; the training mix asks for more of the hard cases without changing
 a benchmark problem; the corpus maps into a checkpoint's id space; and the benchmark's problems
-and the shipped recipe's corpus stay exactly what they were (pinned fingerprints).
+and the base recipe's corpus stay exactly what they were (pinned fingerprints).
 """
 
 import hashlib
@@ -185,7 +185,7 @@ def test_many_draws_render_with_mistakes_fixed_at_high_effort():
 
 
 # -- the training mix against the benchmark -----------------------------------------------
-# The shipped recipe asks for more codes, follow-ups, builder functions and earlier exchanges,
+# The base recipe asks for more codes, follow-ups, builder functions and earlier exchanges,
 # and words every bare-number answer; the benchmark's problems keep the default Mix.
 
 

@@ -1,5 +1,6 @@
-"""The training recipe of gpt-oss-nano (its defaults are the shipped checkpoint's run) and the
-model configuration it builds."""
+"""The training recipe of gpt-oss-nano (its defaults are the base run, which the shipped
+checkpoint fine-tunes twice in the broadened mix: docs/nano.md) and the model configuration it
+builds."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from .problems import Mix
 
 @dataclass
 class Recipe:
-    """The shipped recipe: `python -m inference.nano train --out DIR` trains exactly this (every
+    """The base recipe: `python -m inference.nano train --out DIR` trains exactly this (every
     field is also a flag of that command). The data fields (`examples` and `Mix`'s) draw the
     corpus; the rest train on it."""
 
@@ -30,7 +31,7 @@ class Recipe:
     bare_answer_rate: float = 0.0  # the model's bare-number answers kept bare (the rest are worded)
     follow_up_weight: float = 0.24  # kinds' shares (the benchmark's: KIND_WEIGHTS)
     function_weight: float = 0.40
-    everyday_rate: float = 0.0  # the broadened mix (issue 29), off in the shipped run
+    everyday_rate: float = 0.0  # the broadened mix (issue 29), off in the base run
     chat_weight: float = 0.0
     natural_rate: float = 0.0
     by_heart_rate: float = 1.0  # low effort's one-digit sums and products answered by heart
