@@ -55,7 +55,8 @@ def benchmark_prompts() -> dict[str, str]:
     return {normalised(p.prompt[-1].text): name for name in bench_sets.SETS for p in bench_sets.problems_of(name)}
 
 
-@pytest.mark.parametrize("seed, count, mix", CORPORA, ids=[f"seed{s}-{n}-{i}" for i, (s, n, _) in enumerate(CORPORA)])
+@pytest.mark.parametrize("seed, count, mix", CORPORA,
+                         ids=[f"seed{s}-{n}-{i}" for i, (s, n, _) in enumerate(CORPORA)])
 def test_no_held_out_prompt_is_a_training_prompt(seed, count, mix):
     asked = benchmark_prompts()
     assert len(asked) > 120

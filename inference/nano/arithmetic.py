@@ -55,9 +55,11 @@ class ArithmeticProblems:
         word, noun, _, _ = OPS[op]
         said = "the previous result" if follow_up else f"{a}"
         easy = op in "*+" and a < 10 and b < 10 and not follow_up
-        if effort == "low" and easy and (self.mix.by_heart_rate == 1 or self.rng.random() < self.mix.by_heart_rate):
-            # Low effort saves the tool call on one-digit facts the model can know by heart: its
-            # memory of them is not reliable, so a recipe can turn this off (`by_heart_rate`).
+        # Low effort saves the tool call on one-digit facts the model can know by heart; its memory
+        # of them is not reliable, so a recipe can turn this off (`by_heart_rate`). A number is
+        # drawn only for such a fact and a rate below 1: the corpora drawn before stay the same.
+        if effort == "low" and easy and (self.mix.by_heart_rate == 1
+                                         or self.rng.random() < self.mix.by_heart_rate):
             return [analysis(f"Easy: {expr} = {result}."), final(self.arith_final(expr, result))], result
         if effort == "low":
             plan = [analysis(f"Use the calculator for {expr}.")]
