@@ -280,7 +280,6 @@ def test_follow_up_histories_keep_bare_answers():
     assert sum(bool(BARE.fullmatch(text)) for text in histories) > 20
 
 
-
 def one_digit_at_low(mix: Mix) -> list:
     gen = Generator(seed=52, mix=mix)
     return [p for p in (gen.problem("arithmetic", "low") for _ in range(2000))
@@ -294,6 +293,7 @@ def test_low_effort_answers_one_digit_facts_by_heart_unless_the_mix_says_otherwi
     for p in with_the_tool:
         call = next(m for m in p.answer if m.recipient == "functions.calculator")
         assert json.loads(call.text) == {"expression": p.expected["expression"]}
+
 
 # -- the corpus in the model's id space, and what the loss weighs up -------------------------
 
