@@ -25,16 +25,19 @@ def normalised(text: str) -> str:
     return re.sub(r"\s+", " ", text.lower()).strip(" .?!:)")
 
 
+def corpora_behind(info: dict) -> list[tuple[int, int, Mix]]:
+    """(seed, count, mix) of every corpus behind a checkpoint, as its nano.json records them: a
+    fine-tune records the checkpoint it started from, an average the checkpoints it averaged,
+    and so on down to the base run."""
+    if "averaged" in info:
+        return [c for part in info["averaged"] for c in corpora_behind(part["checkpoint"])]
+    drawn = info["corpus"]
+    own = (drawn["seed"], drawn["examples"], Mix(**{f.name: drawn[f.name] for f in fields(Mix) if f.name in drawn}))
+    return [own, *corpora_behind(info["started_from"])] if "started_from" in info else [own]
+
+
 def shipped_corpora() -> list[tuple[int, int, Mix]]:
-    """(seed, count, mix) of every corpus behind the shipped checkpoint, as its nano.json records
-    them: a fine-tune records the checkpoint it started from, and so on down the chain."""
-    corpora, info = [], read_meta(DEFAULT_PATH)["info"]
-    while info:
-        drawn = info["corpus"]
-        corpora.append((drawn["seed"], drawn["examples"],
-                        Mix(**{f.name: drawn[f.name] for f in fields(Mix) if f.name in drawn})))
-        info = info.get("started_from")
-    return corpora
+    return list(dict.fromkeys(corpora_behind(read_meta(DEFAULT_PATH)["info"])))
 
 
 CORPORA = list(dict.fromkeys([*shipped_corpora(), (Recipe.seed, Recipe.examples, Recipe().mix),

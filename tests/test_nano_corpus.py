@@ -295,6 +295,16 @@ def test_low_effort_answers_one_digit_facts_by_heart_unless_the_mix_says_otherwi
         assert json.loads(call.text) == {"expression": p.expected["expression"]}
 
 
+def unit_share(mix: Mix) -> float:
+    gen = Generator(seed=62, mix=mix)
+    problems = [gen.everyday("medium") for _ in range(400)]  # its analysis names the factor
+    return sum(" each, that is " in p.answer[0].text for p in problems) / len(problems)
+
+
+def test_a_unit_rate_draws_more_unit_conversions():
+    assert 0.15 < unit_share(Mix()) < 0.45 and unit_share(Mix(unit_rate=0.5)) > 0.55
+
+
 # -- the corpus in the model's id space, and what the loss weighs up -------------------------
 
 

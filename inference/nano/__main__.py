@@ -4,7 +4,8 @@
 turns, trained on their loss masks) to the corpus; without it the corpus is the recipe's.
 `data --out FILE` renders the corpus once (numpy .npz) so that training elsewhere (a GPU
 machine without openai-harmony) can read it with `train --corpus FILE`. `train --init DIR`
-continues from a compact checkpoint (fine-tuning) on the same code path. `probe [--model DIR]`
+continues from a compact checkpoint (fine-tuning) on the same code path; `average A B --out DIR`
+writes the mean of fine-tunes of one checkpoint (inference/nano/average.py). `probe [--model DIR]`
 prints the next-token error by kind of target token (capital letters of codes apart) on fresh
 conversations, and how often the letter pairs of codes are written right after a quote.
 """
@@ -68,7 +69,13 @@ def main(argv=None) -> int:
     probe.add_argument("--model", help="compact checkpoint folder (default: the shipped one)")
     probe.add_argument("--conversations", type=int, default=1000,
                        help="default 1000 (about 600 capital-letter targets; 192 gave only about 120)")
+    mean = sub.add_parser("average", help="average compact checkpoints fine-tuned from one (a model soup)")
+    mean.add_argument("checkpoints", nargs="+", metavar="DIR")
+    mean.add_argument("--weights", help="comma-separated, one per checkpoint (default: equal)")
+    mean.add_argument("--out", required=True)
     args = parser.parse_args(argv)
+
+    command = "python -m inference.nano " + " ".join(argv if argv is not None else sys.argv[1:])
 
     def log(line: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
@@ -88,11 +95,23 @@ def main(argv=None) -> int:
         print(f"letter pairs of codes written after a quote (teacher-forced, {codes['pairs']}): "
               f"{codes['right']} right, median rank {codes['median_rank']}")
         return 0
+    if args.command == "average":
+        from .average import average
+        from .checkpoint import CheckpointError
+
+        try:
+            weights = ([float(w) for w in args.weights.split(",")] if args.weights
+                       else [1.0] * len(args.checkpoints))
+            average(args.checkpoints, weights, args.out, command)
+        except (ValueError, CheckpointError) as error:
+            parser.error(f"average: {error}")
+        log(f"wrote {args.out}: the average of {', '.join(args.checkpoints)}")
+        return 0
     torch.set_num_threads(args.threads)
     recipe = recipe_from(args)
     corpus = Corpus.load(args.corpus) if args.corpus else None
     model = None
-    provenance = {"command": "python -m inference.nano " + " ".join(argv if argv is not None else sys.argv[1:])}
+    provenance = {"command": command}
     if args.init:
         from .checkpoint import load_compact, read_meta, widened
 

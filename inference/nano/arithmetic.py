@@ -165,6 +165,8 @@ class ArithmeticProblems:
         The calculator computes each; the answer copies its result."""
         form = self.rng.choice([f for f in ("ops", "ops", "ops", "percent", "power", "square", "half",
                                             "unit_down", "unit_down", "unit_up") if f in wordings])
+        if self.mix.unit_rate and self.rng.random() < self.mix.unit_rate and "unit_up" in wordings:
+            form = self.rng.choice(["unit_down", "unit_down", "unit_up"])
         if form == "ops":
             op = self.rng.choice("**++-/")
             a, b = ((self.rng.randrange(2, 13), self.rng.randrange(2, 13)) if self.rng.random() < 0.2

@@ -96,4 +96,5 @@ class Mix:
     chat_weight: float = 0.0  # the weight of chit-chat (greetings, thanks, identity, requests no tool serves)
     natural_rate: float = 0.0  # function requests that state a value without naming its parameter
     by_heart_rate: float = 1.0  # low-effort one-digit sums and products answered without the calculator
+    unit_rate: float = 0.0  # everyday arithmetic drawn as a unit conversion, beyond its share among the forms
 

@@ -35,6 +35,7 @@ class Recipe:
     chat_weight: float = 0.0
     natural_rate: float = 0.0
     by_heart_rate: float = 1.0  # low effort's one-digit sums and products answered by heart
+    unit_rate: float = 0.0  # everyday arithmetic drawn as a unit conversion (the factors are memorised)
     copy_weight: float = 3.0  # loss weight of what is copied from the prompt: digits, the effort word
     compose_codes: bool = True  # rows of two-capital tokens (`GX`, ` GX`) built from letter vectors
     compose_singles: bool = True  # with compose_codes: the one-letter tokens of codes (` K`, `Q`) too
