@@ -1,6 +1,6 @@
 """The training recipe of gpt-oss-nano (its defaults are the base run, which the shipped
-checkpoint fine-tunes twice in the broadened mix: docs/nano.md) and the model configuration it
-builds."""
+checkpoint fine-tunes in the broadened mix and averages: docs/nano.md) and the model
+configuration it builds."""
 
 from __future__ import annotations
 
