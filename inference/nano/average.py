@@ -4,8 +4,8 @@ average A B --out DIR`).
 Two fine-tunes of one checkpoint in different mixes stay close enough in weight space that their
 average is a model of its own (a "model soup"): it keeps what both kept of the checkpoint they
 started from and much of what each learnt. Each fine-tune in the broadened mix lost a few
-in-template builder problems to drift; averaged with the checkpoint it started from, the drift
-is halved while the new skills mostly stay (docs/nano.md).
+in-template builder problems to drift; averaged with the checkpoint it started from, most of
+those came back while most of the new skills stayed (docs/nano.md).
 """
 
 from __future__ import annotations
