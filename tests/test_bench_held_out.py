@@ -27,10 +27,12 @@ def normalised(text: str) -> str:
 
 def corpora_behind(info: dict) -> list[tuple[int, int, Mix]]:
     """(seed, count, mix) of every corpus behind a checkpoint, as its nano.json records them: a
-    fine-tune records the checkpoint it started from, an average the checkpoints it averaged,
-    and so on down to the base run."""
+    fine-tune records the checkpoint it started from, an average the checkpoints it averaged, a
+    grown checkpoint the one it grew, and so on down to the base run."""
     if "averaged" in info:
         return [c for part in info["averaged"] for c in corpora_behind(part["checkpoint"])]
+    if "grown_from" in info:
+        return corpora_behind(info["grown_from"])
     drawn = info["corpus"]
     own = (drawn["seed"], drawn["examples"], Mix(**{f.name: drawn[f.name] for f in fields(Mix) if f.name in drawn}))
     return [own, *corpora_behind(info["started_from"])] if "started_from" in info else [own]

@@ -5,7 +5,8 @@ turns, trained on their loss masks) to the corpus; without it the corpus is the 
 `data --out FILE` renders the corpus once (numpy .npz) so that training elsewhere (a GPU
 machine without openai-harmony) can read it with `train --corpus FILE`. `train --init DIR`
 continues from a compact checkpoint (fine-tuning) on the same code path; `average A B --out DIR`
-writes the mean of fine-tunes of one checkpoint (inference/nano/average.py). `probe [--model DIR]`
+writes the mean of fine-tunes of one checkpoint (inference/nano/average.py); `grow DIR --layers N
+--out NEW` writes it with more layers or wider experts, computing what it did (inference/nano/grow.py). `probe [--model DIR]`
 prints the next-token error by kind of target token (capital letters of codes apart) on fresh
 conversations, and how often the letter pairs of codes are written right after a quote.
 """
@@ -73,6 +74,11 @@ def main(argv=None) -> int:
     mean.add_argument("checkpoints", nargs="+", metavar="DIR")
     mean.add_argument("--weights", help="comma-separated, one per checkpoint (default: equal)")
     mean.add_argument("--out", required=True)
+    more = sub.add_parser("grow", help="a checkpoint with more layers or wider experts, computing what it did")
+    more.add_argument("checkpoint", metavar="DIR")
+    more.add_argument("--layers", type=int, required=True)
+    more.add_argument("--expert-hidden", type=int, required=True)
+    more.add_argument("--out", required=True)
     args = parser.parse_args(argv)
 
     command = "python -m inference.nano " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -106,6 +112,16 @@ def main(argv=None) -> int:
         except (ValueError, CheckpointError) as error:
             parser.error(f"average: {error}")
         log(f"wrote {args.out}: the average of {', '.join(args.checkpoints)}")
+        return 0
+    if args.command == "grow":
+        from .checkpoint import CheckpointError
+        from .grow import grow
+
+        try:
+            grow(args.checkpoint, args.out, args.layers, args.expert_hidden, command)
+        except CheckpointError as error:
+            parser.error(f"grow: {error}")
+        log(f"wrote {args.out}: {args.checkpoint} with {args.layers} layers, experts {args.expert_hidden} wide")
         return 0
     torch.set_num_threads(args.threads)
     recipe = recipe_from(args)
