@@ -16,7 +16,6 @@ import torch
 from .checkpoint import CheckpointError, load_compact, read_meta, save_compact
 
 
-
 def layer_type(index: int) -> str:
     """gpt-oss alternates sliding-window and full attention, even layers sliding; vLLM assumes
     that order rather than reading the config's, so a new layer keeps it too."""
@@ -37,14 +36,14 @@ def grown(model, layers: int, expert_hidden: int):
                           "layer_types": [*old.layer_types,
                                           *map(layer_type, range(old.num_hidden_layers, layers))]})
     config._attn_implementation = old._attn_implementation
-    torch.manual_seed(layers * 1000 + expert_hidden)
+    torch.manual_seed(layers * 1000 + expert_hidden)  # the new weights' random start, the same every time
     bigger = GptOssForCausalLM(config)
     state = bigger.state_dict()
     for name, value in model.state_dict().items():
         # Old weights fill the leading part of each dimension. gate_up_proj interleaves each unit's
         # gate and up columns (unit j at 2j, 2j + 1), so old unit j keeps its place in a wider one.
         state[name][tuple(slice(0, n) for n in value.shape)] = value
-    for i, layer in enumerate(bigger.model.layers):
+    for i in range(layers):
         prefix = f"model.layers.{i}."
         if i >= old.num_hidden_layers:
             for name in ("self_attn.o_proj.weight", "self_attn.o_proj.bias", "mlp.experts.down_proj_bias"):
